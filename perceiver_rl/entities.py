@@ -60,7 +60,9 @@ class EntitySpec:
         for t in self.types:
             if t.name == name:
                 return t
-        raise ValueError(f"{argument}={name!r} is not an entity type of the observation space; available: {list(self.names)}")
+        raise ValueError(
+            f"{argument}={name!r} is not an entity type of the observation space; available: {list(self.names)}"
+        )
 
 
 def entity_space(

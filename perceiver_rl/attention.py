@@ -1,0 +1,114 @@
+"""Pre-LayerNorm attention blocks shared by both cores: masked multi-head attention, then an MLP, with residuals.
+
+Masks are boolean with ``True`` = a present entity (a key that may be attended to). A sample whose keys are all absent
+gets an attention output of exactly zero, whatever the padded content holds, so that no padded row reaches an output.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Scaled dot-product attention over keys where ``mask`` is True; rows of an empty key set give zeros.
+
+    Shapes: q (B, H, Q, Dh), k and v (B, H, N, Dh), mask (B, N) bool or None; returns (B, H, Q, Dh).
+    """
+    if mask is None:
+        return F.scaled_dot_product_attention(q, k, v)
+    # An all-False row has an undefined softmax (NaN with hand-written attention and older torch builds): let such a
+    # sample attend everywhere, then wipe its output explicitly.
+    empty = ~mask.any(dim=-1)  # (B,)
+    attn_mask = (mask | empty[:, None])[:, None, None, :]  # (B, 1, 1, N)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+    return out.masked_fill(empty[:, None, None, None], 0.0)
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention of ``query_dim`` queries over ``context_dim`` keys/values, projected back to ``query_dim``.
+
+    The query/key width defaults to ``query_dim`` (as in Perceiver IO, where ``qk_channels`` defaults to the query
+    channels), so attending into a small latent array never widens it.
+    """
+
+    def __init__(self, query_dim: int, context_dim: int, num_heads: int, inner_dim: int | None = None) -> None:
+        super().__init__()
+        inner_dim = inner_dim or query_dim
+        if inner_dim % num_heads:
+            raise ValueError(f"num_heads: must divide the attention width {inner_dim}, got {num_heads}")
+        self.num_heads = num_heads
+        self.to_q = nn.Linear(query_dim, inner_dim)
+        self.to_kv = nn.Linear(context_dim, 2 * inner_dim)  # keys and values in one matmul
+        self.to_out = nn.Linear(inner_dim, query_dim)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        return x.view(b, n, self.num_heads, -1).transpose(1, 2)  # (B, H, N, Dh)
+
+    def project(self, x: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values split into heads: (B, H, Q, Dh), (B, H, N, Dh), (B, H, N, Dh)."""
+        k, v = self.to_kv(context).chunk(2, dim=-1)
+        return self._heads(self.to_q(x)), self._heads(k), self._heads(v)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, Q, query_dim) attends over context (B, N, context_dim) where mask (B, N) is True: (B, Q, query_dim)."""
+        q, k, v = self.project(x, context)
+        out = masked_attention(q, k, v, mask)  # (B, H, Q, Dh)
+        b, _, n_q, _ = out.shape
+        return self.to_out(out.transpose(1, 2).reshape(b, n_q, -1))
+
+
+class MLP(nn.Module):
+    """Linear-GELU-Linear, widened by ``ratio`` in the middle (the Perceiver IO / Transformer feed-forward)."""
+
+    def __init__(self, dim: int, ratio: float, dropout: float = 0.0) -> None:
+        super().__init__()
+        hidden = int(dim * ratio)
+        self.net = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim), nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(..., dim) -> (..., dim)."""
+        return self.net(x)
+
+
+class AttentionBlock(nn.Module):
+    """A pre-LayerNorm block: ``x = Attn(LN(x), LN(context)) (+ x)``, then ``x = x + MLP(LN(x))``.
+
+    With ``context_dim=None`` it is a self-attention block (the context is ``x`` itself, normalised once).
+    ``query_residual=False`` drops the first residual, as Perceiver IO's decoder does for queries that should not
+    leak their own content into the output.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        *,
+        context_dim: int | None = None,
+        mlp_ratio: float = 2.0,
+        query_residual: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.is_self_attention = context_dim is None
+        self.query_residual = query_residual
+        self.norm_x = nn.LayerNorm(dim)
+        self.norm_context = None if self.is_self_attention else nn.LayerNorm(context_dim)
+        self.attn = MultiHeadAttention(dim, dim if self.is_self_attention else context_dim, num_heads)
+        self.dropout = nn.Dropout(dropout)
+        self.norm_mlp = nn.LayerNorm(dim)
+        self.mlp = MLP(dim, mlp_ratio, dropout)
+
+    def normed(self, x: torch.Tensor, context: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The normalised queries and context that the attention sees."""
+        h = self.norm_x(x)
+        return h, (h if self.is_self_attention else self.norm_context(context))
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None):
+        """x (B, Q, dim), context (B, N, context_dim) or None, mask (B, N) bool or None -> (B, Q, dim)."""
+        h, c = self.normed(x, context)
+        a = self.dropout(self.attn(h, c, mask))
+        x = a + x if self.query_residual else a
+        return x + self.mlp(self.norm_mlp(x))

@@ -1,0 +1,128 @@
+"""The contract every entity core fulfils: encode a masked set of entities once, decode any number of query sets.
+
+``core(inputs, mask, queries)`` is ``core.decode(core.encode(inputs, mask), queries)``. The encoding is what queries
+attend to: the latent array for :class:`~perceiver_rl.PerceiverIO`, the encoded entities (with their mask) for
+:class:`~perceiver_rl.TransformerCore`. A policy encodes once per step and decodes actions, targets and the value.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from perceiver_rl.attention import AttentionBlock
+
+
+class Encoding(NamedTuple):
+    """What decoder queries attend to: tokens (B, M, D) and their presence mask (B, M), or None if all are present."""
+
+    tokens: torch.Tensor
+    mask: torch.Tensor | None
+
+
+def _shape(t: torch.Tensor) -> tuple[int, ...]:
+    return tuple(t.shape)
+
+
+def as_bool_mask(mask: torch.Tensor, name: str) -> torch.Tensor:
+    """Return ``mask`` as a bool tensor; a float/int mask must hold only 0 and 1 (True/1 = a present entity)."""
+    if mask.dtype == torch.bool:
+        return mask
+    if not mask.is_complex() and bool(((mask == 0) | (mask == 1)).all()):
+        return mask != 0
+    raise ValueError(
+        f"{name}: expected a boolean or 0/1 mask (True/1 = present), got dtype {mask.dtype} with other values"
+    )
+
+
+class QueryDecoder(nn.Module):
+    """Cross-attention from queries to an encoding, then LayerNorm + Linear to ``output_dim``.
+
+    The query residual is on by default: a query derived from an entity (an acting unit, say) must keep that
+    entity's own features in its output, not only what the encoding kept. Perceiver IO turns it off for queries
+    that are mere position codes; pass ``query_residual=False`` for that use.
+    """
+
+    def __init__(
+        self,
+        query_dim: int,
+        memory_dim: int,
+        output_dim: int,
+        *,
+        num_heads: int,
+        mlp_ratio: float,
+        query_residual: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.block = AttentionBlock(
+            query_dim, num_heads, context_dim=memory_dim, mlp_ratio=mlp_ratio, query_residual=query_residual,
+            dropout=dropout,
+        )
+        self.norm = nn.LayerNorm(query_dim)
+        self.out = nn.Linear(query_dim, output_dim)
+
+    def forward(self, encoding: Encoding, queries: torch.Tensor) -> torch.Tensor:
+        """queries (B, Q, query_dim) -> (B, Q, output_dim)."""
+        return self.out(self.norm(self.block(queries, encoding.tokens, encoding.mask)))
+
+
+class EntityCore(nn.Module):
+    """Base class of the cores: argument checks and the ``forward = decode(encode(...))`` contract.
+
+    Subclasses set ``input_dim`` and ``query_dim``, build ``self.decoder`` (a :class:`QueryDecoder`) and implement
+    ``_encode(inputs, mask)`` on checked arguments whose padded rows are already zeroed.
+    """
+
+    input_dim: int
+    query_dim: int
+    decoder: QueryDecoder
+
+    def _encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> Encoding:
+        raise NotImplementedError
+
+    def encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> Encoding:
+        """Encode ``inputs`` (B, N, input_dim) where ``mask`` (B, N) is True; padded content never matters."""
+        if inputs.dim() != 3 or inputs.shape[-1] != self.input_dim:
+            raise ValueError(f"inputs: expected shape (B, N, {self.input_dim}), got {_shape(inputs)}")
+        if not inputs.is_floating_point():
+            raise ValueError(f"inputs: expected a floating-point tensor, got dtype {inputs.dtype}")
+        if _shape(mask) != _shape(inputs)[:2]:
+            raise ValueError(f"mask: expected shape {_shape(inputs)[:2]} (B, N) to match inputs, got {_shape(mask)}")
+        mask = as_bool_mask(mask, "mask")
+        # Wipe padded rows so that nothing in them (NaN included) can reach an output through a zero weight.
+        inputs = inputs.masked_fill(~mask[..., None], 0.0)
+        return self._encode(inputs, mask)
+
+    def decode(self, encoding: Encoding, queries: torch.Tensor, query_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode ``queries`` (B, Q, query_dim) or (Q, query_dim) against ``encoding``: (B, Q, output_dim).
+
+        Outputs of queries where ``query_mask`` (B, Q) is False are exactly zero.
+        """
+        batch = encoding.tokens.shape[0]
+        batch_ok = queries.dim() == 2 or (queries.dim() == 3 and queries.shape[0] == batch)
+        if not batch_ok or queries.shape[-1] != self.query_dim:
+            raise ValueError(
+                f"queries: expected shape ({batch}, Q, {self.query_dim}) or (Q, {self.query_dim}), "
+                f"got {_shape(queries)}"
+            )
+        if queries.dim() == 2:
+            queries = queries.expand(batch, -1, -1)
+        out = self.decoder(encoding, queries)  # (B, Q, output_dim)
+        if query_mask is None:
+            return out
+        if _shape(query_mask) != _shape(queries)[:2]:
+            raise ValueError(f"query_mask: expected shape {_shape(queries)[:2]} (B, Q), got {_shape(query_mask)}")
+        return out.masked_fill(~as_bool_mask(query_mask, "query_mask")[..., None], 0.0)
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        mask: torch.Tensor,
+        queries: torch.Tensor,
+        query_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """inputs (B, N, input_dim), mask (B, N) bool, queries (B, Q, query_dim) or (Q, query_dim) -> (B, Q, out)."""
+        return self.decode(self.encode(inputs, mask), queries, query_mask)
