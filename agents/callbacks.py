@@ -1,0 +1,129 @@
+"""Training callbacks: timed evaluation with a CSV of (steps, time, return, success), throughput and hyperparameters.
+
+Each evaluation appends a row to ``evaluations.csv``; ``train_seconds`` is wall-clock time spent training (rollouts and
+updates, evaluations excluded), so learning curves by time compare cores fairly.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import HParam
+from stable_baselines3.common.vec_env import VecEnv
+
+from agents.rundir import EVAL_CSV
+
+EVAL_COLUMNS = ("timesteps", "wall_seconds", "train_seconds", "mean_return", "std_return", "success_rate")
+
+
+class TimedEval(MaskableEvalCallback):
+    """SB3's periodic deterministic evaluation (``evaluations.npz``, ``best_model.zip``), timed and logged to CSV.
+
+    ``eval_freq`` counts env steps (SB3 counts calls, one per ``n_envs`` steps). The final model is evaluated at the
+    end of training unless the last periodic evaluation already saw it.
+    """
+
+    def __init__(
+        self, eval_env: VecEnv, run_dir: Path, eval_freq: int, n_envs: int, episodes: int, masking: bool, echo: bool
+    ) -> None:
+        super().__init__(
+            eval_env, n_eval_episodes=episodes, eval_freq=max(1, eval_freq // n_envs), log_path=str(run_dir),
+            best_model_save_path=str(run_dir), deterministic=True, warn=False, use_masking=masking, verbose=0,
+        )
+        self.csv_path = run_dir / EVAL_CSV
+        self.echo = echo
+        self.start = time.perf_counter()
+        self.start_steps = 0
+        self.eval_seconds = 0.0
+
+    @property
+    def wall_seconds(self) -> float:
+        """Seconds since training started."""
+        return time.perf_counter() - self.start
+
+    @property
+    def train_seconds(self) -> float:
+        """Seconds since training started, minus the time spent evaluating."""
+        return self.wall_seconds - self.eval_seconds
+
+    @property
+    def steps_per_second(self) -> float:
+        """Env steps per second of training since it (re)started."""
+        return (self.num_timesteps - self.start_steps) / max(self.train_seconds, 1e-9)
+
+    def _on_training_start(self) -> None:
+        self.start = time.perf_counter()
+        self.start_steps = self.num_timesteps
+        with self.csv_path.open("w", newline="") as f:
+            csv.writer(f).writerow(EVAL_COLUMNS)
+
+    def _on_step(self) -> bool:
+        if self.n_calls % self.eval_freq != 0:
+            return True
+        started = time.perf_counter()
+        keep_training = super()._on_step()
+        self.eval_seconds += time.perf_counter() - started
+        self._record()
+        return keep_training
+
+    def _on_training_end(self) -> None:
+        if self.evaluations_timesteps[-1:] != [self.num_timesteps]:
+            self.eval_freq = 1  # makes the parent's schedule fire now
+            self._on_step()
+
+    def _record(self) -> None:
+        returns = self.evaluations_results[-1]
+        success = float(np.mean(self._is_success_buffer)) if self._is_success_buffer else math.nan
+        row = (self.num_timesteps, self.wall_seconds, self.train_seconds, np.mean(returns), np.std(returns), success)
+        with self.csv_path.open("a", newline="") as f:
+            csv.writer(f).writerow([f"{v:.6g}" for v in row])
+        if self.echo:
+            success_text = "" if math.isnan(success) else f" | success {success:4.0%}"
+            print(
+                f"steps {self.num_timesteps:>9,} | {self.steps_per_second:6.0f} steps/s | "
+                f"eval return {row[3]:8.2f} ± {row[4]:6.2f}{success_text}",
+                flush=True,
+            )
+
+
+class Throughput(BaseCallback):
+    """Logs ``time/steps_per_second``: env steps per second of training over the last rollout + update."""
+
+    def __init__(self, clock: TimedEval) -> None:
+        super().__init__()
+        self.clock = clock
+        self.last = (0, 0.0)  # (timesteps, train_seconds) at the previous rollout end
+
+    def _on_training_start(self) -> None:
+        self.last = (self.num_timesteps, 0.0)
+
+    def _on_rollout_end(self) -> None:
+        steps, seconds = self.num_timesteps, self.clock.train_seconds
+        if seconds > self.last[1]:
+            self.logger.record("time/steps_per_second", (steps - self.last[0]) / (seconds - self.last[1]))
+        self.last = (steps, seconds)
+
+    def _on_step(self) -> bool:
+        return True
+
+
+class HParams(BaseCallback):
+    """Writes the run's hyperparameters to tensorboard's HPARAMS tab, linked to the eval and rollout returns."""
+
+    def __init__(self, hparams: dict[str, Any]) -> None:
+        super().__init__()
+        self.hparams = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in hparams.items()}
+
+    def _on_training_start(self) -> None:
+        metrics = {"eval/mean_reward": 0.0, "rollout/ep_rew_mean": 0.0}
+        self.logger.record("hparams", HParam(self.hparams, metrics), exclude=("stdout", "log", "json", "csv"))
+
+    def _on_step(self) -> bool:
+        return True

@@ -1,0 +1,83 @@
+"""Running a comparison grid (cores x seeds): every cell is its own ``train_agent.py train`` subprocess.
+
+A crashed or killed cell is reported and the rest of the grid still runs; each cell's output goes to
+``logs/<core>__<seed>.log`` and the outcome of every cell to ``grid.json`` in the comparison's own folder
+``<logdir>/compare__<env>__<time>/``. Ctrl-C reaches the running cells too: each saves its model, then the grid stops.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from agents.rundir import env_name, timestamp, unique_path, write_json
+
+GRID_FILE = "grid.json"
+POLL_SECONDS = 0.5
+
+
+@dataclass
+class Cell:
+    """One run of the grid and, once it has ended, its exit code and outcome."""
+
+    core: str
+    seed: int
+    log: str  # relative to the comparison's folder
+    returncode: int | None = None
+    outcome: str = "not started"
+
+
+def describe(returncode: int) -> str:
+    """A process's exit code in words."""
+    if returncode == 0:
+        return "completed"
+    if returncode == 130:
+        return "interrupted (model saved)"
+    if returncode < 0:
+        return f"killed by {signal.Signals(-returncode).name}"
+    return f"failed with exit code {returncode}"
+
+
+def run_grid(
+    train_command: Sequence[str], env_id: str, cores: Sequence[str], seeds: int, workers: int, logdir: Path
+) -> tuple[Path, list[Cell]]:
+    """Train every (core, seed) with at most ``workers`` at once; returns the comparison folder and failed cells.
+
+    ``train_command`` launches ``train`` with the shared options; each cell adds ``--core``, ``--seed``, ``--logdir``.
+    """
+    compare_dir = unique_path(logdir, f"compare__{env_name(env_id)}__{timestamp()}", directory=True)
+    logs = compare_dir / "logs"
+    logs.mkdir()
+    cells = [Cell(core, seed, f"{logs.name}/{core}__{seed}.log") for seed in range(seeds) for core in cores]
+    pending, running = list(cells), {}
+    print(f"comparing {list(cores)} x {seeds} seeds on {env_id}, {workers} at a time -> {compare_dir}", flush=True)
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                cell = pending.pop(0)
+                command = [*train_command, "--core", cell.core, "--seed", str(cell.seed), "--logdir", str(compare_dir),
+                           "--quiet"]
+                with open(compare_dir / cell.log, "w") as log:
+                    running[subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)] = cell
+                cell.outcome = "running"
+            time.sleep(POLL_SECONDS)
+            for process in [p for p in running if p.poll() is not None]:
+                cell = running.pop(process)
+                cell.returncode, cell.outcome = process.returncode, describe(process.returncode)
+                done = sum(c.returncode is not None for c in cells)
+                print(f"[{done}/{len(cells)}] {cell.core} seed {cell.seed}: {cell.outcome}", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted: the running cells save their models; waiting for them", flush=True)
+        for process, cell in running.items():
+            cell.returncode = process.wait()
+            cell.outcome = describe(cell.returncode)
+    write_json(compare_dir / GRID_FILE, {"env_id": env_id, "command": list(train_command),
+                                         "cells": [asdict(c) for c in cells]})
+    failed = [c for c in cells if c.returncode != 0]
+    for cell in failed:
+        print(f"{cell.core} seed {cell.seed}: {cell.outcome} (log: {compare_dir / cell.log})", flush=True)
+    return compare_dir, failed

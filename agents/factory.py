@@ -1,0 +1,130 @@
+"""Assembling agents: the env (checked against the entity convention), the algorithm and the policy of a core.
+
+An env with ``action_masks()`` gets ``MaskablePPO`` with ``MaskablePerceiverPolicy``, any other ``PPO`` with
+``PerceiverPolicy``; ``core="mlp"`` is SB3's own ``MultiInputPolicy`` (the no-attention reference). The
+``policy`` section of the config becomes ``policy_kwargs``, the ``algo`` section the algorithm's arguments.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+from sb3_contrib import MaskablePPO
+from sb3_contrib.common.maskable.utils import is_masking_supported
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.vec_env import VecEnv
+
+from agents.errors import UsageError
+from agents.presets import AgentConfig, game_presets, resolve_config
+from perceiver_rl import parse_entity_space
+
+#: Packages imported before looking up an env id: ``envs`` registers the shipped games (``perceiver_rl/<Name>-v0``).
+DEFAULT_ENV_PACKAGES = ("envs",)
+
+Agent = PPO | MaskablePPO
+
+
+def import_env_packages(names: Iterable[str]) -> None:
+    """Import the packages that register envs: the shipped games (if installed), then ``names`` (``--env-package``)."""
+    for name in DEFAULT_ENV_PACKAGES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:  # the package exists but is broken: that is a bug to show, not to hide
+                raise
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise UsageError(f"--env-package {name}: cannot import it ({e})") from e
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise a UsageError naming close matches and the shipped games if ``env_id`` is not registered."""
+    if env_id in gym.registry:
+        return
+    shipped = sorted(set(game_presets()) | {i for i in gym.registry if i.startswith("perceiver_rl/")})
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=3)
+    hint = f"; did you mean {close}?" if close else ""
+    raise UsageError(f"unknown env id {env_id!r}{hint} shipped games: {shipped} (--env-package NAME imports more)")
+
+
+def make_env(config: AgentConfig, n_envs: int, seed: int, render_mode: str | None = None) -> VecEnv:
+    """``n_envs`` monitored copies of the config's env in a DummyVecEnv, checked against the entity convention."""
+    import_env_packages(config.env_packages)
+    check_env_id(config.env_id)
+    env_kwargs = {"render_mode": render_mode} if render_mode else None
+    env = make_vec_env(config.env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+    try:
+        parse_entity_space(env.observation_space)
+    except ValueError as e:
+        env.close()
+        raise UsageError(f"{config.env_id} does not follow the entity observation convention: {e}") from e
+    return env
+
+
+def is_maskable(env: VecEnv) -> bool:
+    """Whether the env offers ``action_masks()`` (then the agent is a MaskablePPO)."""
+    return is_masking_supported(env)
+
+
+def _policy(core: str, maskable: bool) -> type | str:
+    """The policy class (or SB3 policy name) of ``core``."""
+    if core == "mlp":
+        return "MultiInputPolicy"
+    from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy
+
+    return MaskablePerceiverPolicy if maskable else PerceiverPolicy
+
+
+def build_agent(config: AgentConfig, env: VecEnv, device: str = "auto") -> Agent:
+    """A fresh PPO or MaskablePPO for ``config`` on ``env``."""
+    maskable = is_maskable(env)
+    algo = MaskablePPO if maskable else PPO
+    policy_kwargs: dict[str, Any] = dict(config.policy)
+    if config.core != "mlp":
+        policy_kwargs["core"] = config.core
+    try:
+        return algo(
+            _policy(config.core, maskable), env, policy_kwargs=policy_kwargs, seed=config.seed, device=device,
+            verbose=0, **config.algo,
+        )
+    except (ValueError, AssertionError, TypeError) as e:
+        raise UsageError(f"cannot build a {config.core} agent for {config.env_id}: {e}") from e
+
+
+def make_agent(env_id: str, core: str = "perceiver", seed: int = 0, device: str = "auto", **overrides: Any) -> Agent:
+    """A ready PPO / MaskablePPO for ``env_id`` with the presets of ``core`` and flat ``overrides``.
+
+    Example: ``make_agent("perceiver_rl/Skirmish-v0", core="transformer", seed=1, n_envs=4, latent_dim=32)``.
+    """
+    config = resolve_config(env_id, core, seed, overrides)
+    return build_agent(config, make_env(config, config.run["n_envs"], seed), device)
+
+
+def check_model_path(path: Path) -> None:
+    """Raise a UsageError unless ``path`` is an existing file."""
+    if not path.is_file():
+        raise UsageError(f"model {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
+
+
+def load_agent(path: Path, env: VecEnv, device: str = "auto") -> Agent:
+    """Load a saved agent onto ``env`` (MaskablePPO if the env has action masks), or raise a UsageError."""
+    check_model_path(path)
+    algo = MaskablePPO if is_maskable(env) else PPO
+    try:
+        return algo.load(path, env=env, device=device)
+    except (zipfile.BadZipFile, ValueError, KeyError, AssertionError) as e:
+        raise UsageError(f"{path} is not a saved agent for this env ({type(e).__name__}: {e})") from e
+
+
+def count_parameters(agent: Agent) -> int:
+    """The number of trainable parameters of the agent's policy (actor, critic and core)."""
+    return sum(p.numel() for p in agent.policy.parameters() if p.requires_grad)

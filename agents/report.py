@@ -1,0 +1,194 @@
+"""The comparison report: learning curves and final returns across seeds, with rliable's robust statistics.
+
+Scores are each run's deterministic evaluation returns (``evaluations.csv``). Aggregates are interquartile means
+(IQM) with 95% stratified-bootstrap confidence intervals (Agarwal et al. 2021, ``rliable``). Writes ``report/`` in the
+folder: ``report.md``, ``report.json``, ``curves_steps.png`` and ``curves_time.png``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import scipy.stats
+from rliable import library, metrics, plot_utils
+
+from agents.compare import GRID_FILE
+from agents.errors import UsageError
+from agents.rundir import EVAL_CSV, find_runs, load_run, write_json
+
+matplotlib.use("Agg")  # files only, no display
+
+BOOTSTRAP_REPS = 2000
+CURVE_POINTS = 25  # points of the wall-clock curves
+REPORT_DIR = "report"
+
+
+@dataclass
+class RunScores:
+    """One run's evaluations: env steps, training seconds and mean deterministic return at each evaluation."""
+
+    core: str
+    seed: int
+    run_dir: Path
+    timesteps: np.ndarray
+    train_seconds: np.ndarray
+    returns: np.ndarray
+    success: np.ndarray
+    parameters: int | None
+
+    @property
+    def steps_per_second(self) -> float:
+        """Training throughput up to the last evaluation."""
+        return float(self.timesteps[-1] / self.train_seconds[-1])
+
+
+def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
+    """The env id and the scores of every evaluated run under ``root``, plus notes on the runs left out."""
+    runs, notes, env_ids = [], [], set()
+    for run_dir in find_runs(root):
+        config, meta = load_run(run_dir)
+        env_ids.add(config.env_id)
+        csv_path = run_dir / EVAL_CSV
+        table = np.genfromtxt(csv_path, delimiter=",", names=True, ndmin=1) if csv_path.is_file() else None
+        if table is None or table.size == 0:
+            notes.append(f"{run_dir.relative_to(root)}: no evaluation yet, left out")
+            continue
+        runs.append(RunScores(
+            config.core, config.seed, run_dir, table["timesteps"], table["train_seconds"], table["mean_return"],
+            table["success_rate"], meta.get("parameters"),
+        ))
+    if len(env_ids) > 1:
+        raise UsageError(f"{root} holds runs of several envs {sorted(env_ids)}; point at one comparison's folder")
+    if not runs:
+        raise UsageError(f"{root}: no evaluated runs found (folders with config.yaml and {EVAL_CSV})")
+    return env_ids.pop(), runs, notes
+
+
+def _iqm_per_point(scores: np.ndarray) -> np.ndarray:
+    """(runs, tasks, points) -> the IQM over runs and tasks at each point (rliable's aggregate_iqm, vectorised)."""
+    return scipy.stats.trim_mean(scores.reshape(-1, scores.shape[-1]), proportiontocut=0.25, axis=0)
+
+
+def _interval(scores: Any, func: Callable[..., np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Point estimate and 95% stratified-bootstrap CI (2, ...) of ``func`` on one score array (or a pair)."""
+    with warnings.catch_warnings():  # arch deprecates the RandomState that rliable passes on: still reproducible
+        warnings.simplefilter("ignore", FutureWarning)
+        point, interval = library.get_interval_estimates(
+            {"x": scores}, func, reps=BOOTSTRAP_REPS, random_state=np.random.RandomState(0)
+        )
+    return point["x"], interval["x"]
+
+
+def steps_curve(runs: list[RunScores]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IQM return and CI at the evaluation steps that every run reached."""
+    steps = np.array(sorted(set.intersection(*(set(r.timesteps.tolist()) for r in runs))))
+    scores = np.stack([r.returns[np.isin(r.timesteps, steps)] for r in runs])[:, None, :]
+    point, interval = _interval(scores, _iqm_per_point)
+    return steps, point, interval
+
+
+def time_curve(runs: list[RunScores]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IQM return and CI against training seconds, each run interpolated on a grid that every run covers."""
+    start, end = max(r.train_seconds[0] for r in runs), min(r.train_seconds[-1] for r in runs)
+    seconds = np.linspace(start, end, CURVE_POINTS) if end > start else np.array([end])
+    scores = np.stack([np.interp(seconds, r.train_seconds, r.returns) for r in runs])[:, None, :]
+    point, interval = _interval(scores, _iqm_per_point)
+    return seconds, point, interval
+
+
+def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str, title: str, path: Path):
+    """One IQM curve with its 95% CI band per core."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colors = dict(zip(curves, plt.get_cmap("tab10").colors, strict=False))
+    for core, (x, point, interval) in curves.items():
+        plot_utils.plot_sample_efficiency_curve(
+            x, {core: point}, {core: interval}, algorithms=[core], colors=colors, ax=ax, xlabel=xlabel,
+            ylabel="eval return (IQM, 95% CI)", labelsize="large", ticklabelsize="medium", marker=".",
+        )
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _fmt(point: float, interval: np.ndarray) -> str:
+    return f"{float(point):.2f} [{float(interval[0]):.2f}, {float(interval[1]):.2f}]"
+
+
+def build_report(root: Path) -> Path:
+    """Write ``root/report/`` from the runs under ``root`` (regenerated each time) and return ``report.md``."""
+    env_id, runs, notes = load_scores(root)
+    by_core: dict[str, list[RunScores]] = {}
+    for run in sorted(runs, key=lambda r: r.seed):
+        by_core.setdefault(run.core, []).append(run)
+    grid = root / GRID_FILE
+    if grid.is_file():
+        cells = json.loads(grid.read_text())["cells"]
+        notes += [f"{c['core']} seed {c['seed']}: {c['outcome']} (log: {c['log']})" for c in cells if c["returncode"]]
+
+    out = root / REPORT_DIR
+    out.mkdir(exist_ok=True)
+    plot_curves({c: steps_curve(r) for c, r in by_core.items()}, "env steps", env_id, out / "curves_steps.png")
+    plot_curves({c: time_curve(r) for c, r in by_core.items()}, "training wall-clock time (s)", env_id,
+                out / "curves_time.png")
+
+    finals = {core: np.array([[r.returns[-1]] for r in rs]) for core, rs in by_core.items()}  # (runs, 1 task)
+    rows, data = [], {"env_id": env_id, "bootstrap_reps": BOOTSTRAP_REPS, "cores": {}, "probability_of_improvement": {}}
+    for core, rs in by_core.items():
+        iqm, ci = _interval(finals[core], lambda s: np.array([metrics.aggregate_iqm(s)]))
+        sps = np.array([r.steps_per_second for r in rs])
+        success = np.array([r.success[-1] for r in rs])
+        data["cores"][core] = {
+            "runs": [str(r.run_dir.relative_to(root)) for r in rs], "final_returns": finals[core][:, 0].tolist(),
+            "final_steps": [int(r.timesteps[-1]) for r in rs], "iqm": float(iqm[0]), "iqm_ci95": ci[:, 0].tolist(),
+            "mean": float(finals[core].mean()), "std": float(finals[core].std()),
+            "success_rate": None if np.isnan(success).all() else float(np.nanmean(success)),
+            "steps_per_second": float(sps.mean()), "parameters": rs[0].parameters,
+        }
+        d = data["cores"][core]
+        success_text = "n/a" if d["success_rate"] is None else f"{d['success_rate']:.0%}"
+        steps = sorted({int(r.timesteps[-1]) for r in rs})
+        rows.append(
+            f"| {core} | {len(rs)} | {steps[0]:,}" + (f"-{steps[-1]:,}" if len(steps) > 1 else "")
+            + f" | {_fmt(iqm[0], ci[:, 0])} | {d['mean']:.2f} ± {d['std']:.2f} | {success_text} "
+            f"| {sps.mean():.0f} ± {sps.std():.0f} | {d['parameters'] or 0:,} |"
+        )
+    improvement_rows = []
+    for x, y in itertools.permutations(by_core, 2):
+        p, ci = _interval([finals[x], finals[y]], lambda a, b: np.array([metrics.probability_of_improvement(a, b)]))
+        data["probability_of_improvement"][f"{x} > {y}"] = {"p": float(p[0]), "ci95": ci[:, 0].tolist()}
+        improvement_rows.append(f"| P({x} > {y}) | {_fmt(p[0], ci[:, 0])} |")
+
+    lines = [
+        f"# Comparison on {env_id}",
+        "",
+        f"Runs in `{root.name}/`. Final return: each run's last deterministic evaluation. IQM and 95% CIs: rliable "
+        f"stratified bootstrap over runs ({BOOTSTRAP_REPS} resamples). Steps/s: env steps per second of training "
+        "(evaluations excluded), mean ± std over runs.",
+        "",
+        "| core | runs | steps | final return IQM [95% CI] | mean ± std | success | steps/s | parameters |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    if improvement_rows:
+        lines += ["Probability of improvement (final return, P(X > Y), 95% CI):", "", "| comparison | P [95% CI] |",
+                  "|---|---|", *improvement_rows, ""]
+    lines += ["![learning curves by env steps](curves_steps.png)", "",
+              "![learning curves by wall-clock time](curves_time.png)", ""]
+    if notes:
+        lines += ["Notes:", "", *[f"- {note}" for note in notes], ""]
+    data["notes"] = notes
+    (out / "report.md").write_text("\n".join(lines))
+    write_json(out / "report.json", data)
+    return out / "report.md"

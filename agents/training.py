@@ -1,0 +1,143 @@
+"""One training run: build (or resume) the agent, learn with logs, evaluations and checkpoints, save everything.
+
+The data path: ``make_env`` (n_envs monitored envs) -> PPO/MaskablePPO rollouts -> the policy's core -> PPO loss;
+callbacks evaluate on a separate env, checkpoint, and log steps/s and hyperparameters to tensorboard. Ctrl-C stops
+training cleanly: the model and a checkpoint are saved and the logs closed.
+"""
+
+from __future__ import annotations
+
+import platform
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sb3_contrib
+import stable_baselines3
+import torch
+from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback, ProgressBarCallback
+from stable_baselines3.common.logger import configure
+
+from agents.callbacks import HParams, Throughput, TimedEval
+from agents.errors import UsageError
+from agents.factory import build_agent, count_parameters, is_maskable, load_agent, make_env
+from agents.presets import AgentConfig
+from agents.rundir import (
+    CHECKPOINT_DIR,
+    CHECKPOINT_PREFIX,
+    MODEL_FILE,
+    SUMMARY_FILE,
+    create_run_dir,
+    save_config,
+    write_json,
+)
+
+EVAL_SEED_OFFSET = 10_000  # the eval env's seed is the run's seed + this, so it never replays training episodes
+
+
+@dataclass
+class TrainResult:
+    """Where a run's files are and how it ended."""
+
+    run_dir: Path
+    model_path: Path
+    status: str  # "completed" or "interrupted"
+    summary: dict[str, Any]
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(), "torch": str(torch.__version__),
+        "stable_baselines3": stable_baselines3.__version__, "sb3_contrib": sb3_contrib.__version__,
+    }
+
+
+def train(
+    config: AgentConfig,
+    logdir: Path,
+    *,
+    device: str = "auto",
+    resume: Path | None = None,
+    echo: bool = True,
+    command: list[str] | None = None,
+) -> TrainResult:
+    """Train ``config`` in a new folder under ``logdir`` (continuing ``resume``'s weights and step count if given)."""
+    env = make_env(config, config.run["n_envs"], seed=config.seed)
+    eval_env = make_env(config, 1, seed=config.seed + EVAL_SEED_OFFSET)
+    model = load_agent(resume, env, device) if resume else build_agent(config, env, device)
+    total = config.run["total_timesteps"]
+    if model.num_timesteps >= total:
+        raise UsageError(f"{resume} has already trained {model.num_timesteps} steps >= --timesteps {total}")
+
+    run_dir = create_run_dir(logdir, config)
+    meta = {
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": command or sys.argv, "run_dir": str(run_dir),
+        "algorithm": type(model).__name__, "policy": type(model.policy).__name__,
+        "parameters": count_parameters(model), "device": str(model.device), "threads": torch.get_num_threads(),
+        "resumed_from": str(resume) if resume else None, "versions": _versions(),
+    }
+    save_config(run_dir, config, meta)
+    logger = configure(str(run_dir), ["csv", "tensorboard"])
+    model.set_logger(logger)
+
+    n_envs = config.run["n_envs"]
+    evaluation = TimedEval(
+        eval_env, run_dir, config.run["eval_freq"], n_envs, config.run["eval_episodes"], is_maskable(env), echo
+    )
+    checkpoints = CheckpointCallback(
+        max(1, config.run["checkpoint_freq"] // n_envs), str(run_dir / CHECKPOINT_DIR), name_prefix=CHECKPOINT_PREFIX
+    )
+    hparams = {"env_id": config.env_id, "core": config.core, "seed": config.seed, **config.run, **config.algo,
+               **config.policy, "parameters": meta["parameters"]}
+    callbacks = [evaluation, checkpoints, Throughput(evaluation), HParams(hparams)]
+    progress = ProgressBarCallback() if echo else None
+    if echo:
+        print(f"Training {config.core} {type(model).__name__} on {config.env_id} ({meta['parameters']:,} parameters, "
+              f"{total:,} steps, seed {config.seed}) -> {run_dir}", flush=True)
+
+    status = "completed"
+    try:
+        model.learn(
+            total - model.num_timesteps, callback=CallbackList(callbacks + ([progress] if progress else [])),
+            reset_num_timesteps=resume is None,
+        )
+    except KeyboardInterrupt:
+        status = "interrupted"
+        if progress is not None:
+            progress.on_training_end()
+    previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the saving
+    try:
+        model_path = run_dir / MODEL_FILE
+        model.save(model_path)
+        if status == "interrupted":
+            model.save(run_dir / CHECKPOINT_DIR / f"{CHECKPOINT_PREFIX}_{model.num_timesteps}_steps.zip")
+        summary = _summary(status, model.num_timesteps, evaluation, meta["parameters"])
+        write_json(run_dir / SUMMARY_FILE, summary)
+    finally:
+        logger.close()
+        env.close()
+        eval_env.close()
+        signal.signal(signal.SIGINT, previous_handler)
+    return TrainResult(run_dir, model_path, status, summary)
+
+
+def _summary(status: str, timesteps: int, evaluation: TimedEval, parameters: int) -> dict[str, Any]:
+    """The run's outcome for ``summary.json``: steps, time, throughput and the last evaluation."""
+    summary: dict[str, Any] = {
+        "status": status, "timesteps": timesteps, "parameters": parameters,
+        "train_seconds": round(evaluation.train_seconds, 2), "eval_seconds": round(evaluation.eval_seconds, 2),
+        "steps_per_second": round(evaluation.steps_per_second, 1), "final_eval": None,
+    }
+    if evaluation.evaluations_results:
+        returns = evaluation.evaluations_results[-1]
+        successes = evaluation.evaluations_successes[-1] if evaluation.evaluations_successes else []
+        summary["final_eval"] = {
+            "timesteps": int(evaluation.evaluations_timesteps[-1]), "episodes": len(returns),
+            "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
+            "success_rate": float(np.mean(successes)) if successes else None,
+        }
+    return summary

@@ -1,0 +1,230 @@
+"""CLI smoke tests of train_agent.py, through subprocesses with tiny budgets, on tiny envs defined here.
+
+The subprocesses import this module with ``--env-package test_cli`` (``tests/`` on PYTHONPATH), which registers
+``test_cli/Pick-v0`` (plain PPO) and ``test_cli/MaskedPick-v0`` (``action_masks()``: MaskablePPO).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import yaml
+from gymnasium import spaces
+from stable_baselines3 import PPO
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from perceiver_rl import entity_space
+
+REPO = Path(__file__).resolve().parents[1]
+CRASH_SEED_VAR = "TEST_CLI_KILL_ON_SEED"  # an env reset with this seed kills its own process (a dying worker)
+EPISODE_STEPS = 8
+
+
+class PickEnv(gym.Env):
+    """Each step, pick the present enemy whose first feature is the largest: +1 if right. 8 steps per episode."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+    max_enemies = 4
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        self.render_mode = render_mode
+        self.observation_space = entity_space({"enemy": (self.max_enemies, 2)}, global_dim=1, low=-1.0, high=1.0)
+        self.action_space = spaces.Discrete(self.max_enemies)
+        self.mask = np.zeros(self.max_enemies, dtype=np.int8)
+        self.features = np.zeros((self.max_enemies, 2), dtype=np.float32)
+        self.t, self.score = 0, 0
+
+    def _draw(self) -> None:
+        count = self.np_random.integers(2, self.max_enemies + 1)
+        self.mask = np.zeros(self.max_enemies, dtype=np.int8)
+        self.mask[self.np_random.choice(self.max_enemies, count, replace=False)] = 1
+        self.features = (self.np_random.uniform(-1, 1, (self.max_enemies, 2)) * self.mask[:, None]).astype(np.float32)
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        step = np.array([self.t / EPISODE_STEPS], dtype=np.float32)
+        return {"enemy": self.features, "enemy_mask": self.mask, "global": step}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None and str(seed) == os.environ.get(CRASH_SEED_VAR):
+            os.kill(os.getpid(), signal.SIGKILL)
+        super().reset(seed=seed)
+        self.t, self.score = 0, 0
+        self._draw()
+        return self._obs(), {}
+
+    def step(self, action):
+        best = int(np.argmax(np.where(self.mask == 1, self.features[:, 0], -np.inf)))
+        reward = float(int(action) == best)
+        self.t, self.score = self.t + 1, self.score + reward
+        terminated = self.t >= EPISODE_STEPS
+        info = {"is_success": self.score >= EPISODE_STEPS - 2} if terminated else {}
+        self._draw()
+        return self._obs(), reward, terminated, False, info
+
+    def render(self) -> np.ndarray:
+        frame = np.zeros((16, 16 * self.max_enemies, 3), dtype=np.uint8)
+        for i in np.flatnonzero(self.mask):
+            frame[:, 16 * i : 16 * (i + 1), 0] = int(127 + 127 * self.features[i, 0])
+        return frame
+
+
+class MaskedPickEnv(PickEnv):
+    """PickEnv whose absent enemies are masked out of the action choices."""
+
+    def action_masks(self) -> np.ndarray:
+        return self.mask.astype(bool)
+
+
+gym.register("test_cli/Pick-v0", entry_point=PickEnv)
+gym.register("test_cli/MaskedPick-v0", entry_point=MaskedPickEnv)
+
+
+# ------------------------------------------------------------------------------------------------------------ helpers
+#: Tiny budgets and models; core-qualified keys (``mlp.net_arch``) apply to that core only.
+TINY = ["--n-envs", "2", "--set", "n_steps=64", "batch_size=64", "n_epochs=2", "eval_freq=256", "eval_episodes=4",
+        "checkpoint_freq=512", "mlp.net_arch=[16]", "perceiver.num_latents=4", "perceiver.latent_dim=16",
+        "perceiver.num_layers=1", "perceiver.num_heads=2"]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The subprocess environment: this folder importable (for --env-package test_cli), plus ``extra``."""
+    paths = [str(Path(__file__).parent), str(REPO), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p), **extra}
+
+
+def start(*args: str, cwd: Path, **extra: str) -> subprocess.Popen:
+    """Start ``train_agent.py args`` in ``cwd``, capturing its output."""
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "train_agent.py"), *args], cwd=cwd, env=cli_env(**extra),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def cli(*args: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess:
+    """Run ``train_agent.py args`` to the end."""
+    process = start(*args, cwd=cwd, **extra)
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def train_args(env: str, logdir: str, timesteps: int, core: str = "mlp") -> list[str]:
+    return ["train", "--env", env, "--env-package", "test_cli", "--core", core, "--timesteps", str(timesteps),
+            "--logdir", logdir, *TINY]
+
+
+def only_run(logdir: Path) -> Path:
+    (run,) = [p for p in logdir.iterdir() if p.is_dir()]
+    return run
+
+
+def policies_available() -> bool:
+    import perceiver_rl
+
+    return hasattr(perceiver_rl, "PerceiverPolicy")
+
+
+# -------------------------------------------------------------------------------------------------------------- tests
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 1024-step MaskablePPO run on MaskedPick; returns its folder."""
+    cwd = tmp_path_factory.mktemp("trained")
+    result = cli(*train_args("test_cli/MaskedPick-v0", "runs", 1024), cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert "final evaluation" in result.stdout and "tensorboard --logdir runs" in result.stdout
+    return only_run(cwd / "runs")
+
+
+def test_train_writes_the_run_folder(trained: Path) -> None:
+    assert trained.name.startswith("MaskedPick-v0__mlp__0__")
+    for name in ("model.zip", "best_model.zip", "config.yaml", "evaluations.npz", "evaluations.csv", "summary.json"):
+        assert (trained / name).is_file(), name
+    checkpoints = sorted(p.name for p in (trained / "checkpoints").iterdir())
+    assert checkpoints == ["model_1024_steps.zip", "model_512_steps.zip"]
+    config = yaml.safe_load((trained / "config.yaml").read_text())
+    assert config["algo"]["n_steps"] == 64 and config["policy"]["net_arch"] == [16]
+    assert config["meta"]["algorithm"] == "MaskablePPO"
+    summary = json.loads((trained / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["timesteps"] == 1024
+    assert summary["final_eval"]["episodes"] == 4 and 0 <= summary["final_eval"]["success_rate"] <= 1
+    evaluations = np.load(trained / "evaluations.npz")
+    assert evaluations["timesteps"].tolist() == [256, 512, 768, 1024]
+    (events,) = trained.glob("events.out.tfevents.*")
+    scalars = EventAccumulator(str(events), size_guidance={"scalars": 0}).Reload().Tags()["scalars"]
+    assert {"time/fps", "time/steps_per_second", "eval/mean_reward", "train/loss"} <= set(scalars)
+
+
+def test_resume_continues_in_a_new_folder(trained: Path) -> None:
+    logdir = trained.parent
+    model_bytes = (trained / "model.zip").read_bytes()
+    checkpoint = trained / "checkpoints" / "model_512_steps.zip"
+    result = cli("train", "--resume", str(checkpoint), "--timesteps", "1536", "--logdir", str(logdir), "--quiet",
+                 cwd=logdir)
+    assert result.returncode == 0, result.stderr
+    (resumed,) = [p for p in logdir.iterdir() if p.is_dir() and p != trained]
+    summary = json.loads((resumed / "summary.json").read_text())
+    assert summary["timesteps"] == 1536  # from 512 steps to the total of 1536
+    assert yaml.safe_load((resumed / "config.yaml").read_text())["meta"]["resumed_from"] == str(checkpoint)
+    assert (trained / "model.zip").read_bytes() == model_bytes  # nothing overwritten
+
+
+def test_eval_prints_and_saves_results_and_video(trained: Path) -> None:
+    result = cli("eval", "--model", str(trained / "model.zip"), "--episodes", "3", "--video", "episode.gif",
+                 cwd=trained)
+    assert result.returncode == 0, result.stderr
+    assert "return:" in result.stdout and "success:" in result.stdout
+    results = json.loads((trained / "model.eval.json").read_text())
+    assert results["episodes"] == 3 and len(results["returns"]) == 3 and results["env_id"] == "test_cli/MaskedPick-v0"
+    frames = imageio.mimread(trained / "episode.gif")
+    assert len(frames) == EPISODE_STEPS + 1  # the first observation and every step, the last one included
+
+
+def test_ctrl_c_saves_a_usable_model(tmp_path: Path) -> None:
+    process = start(*train_args("test_cli/Pick-v0", "runs", 1_000_000), cwd=tmp_path)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("runs/*/evaluations.csv")) or len(
+        next(tmp_path.glob("runs/*/evaluations.csv")).read_text().splitlines()
+    ) < 2:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stdout and "Traceback" not in stderr
+    run = only_run(tmp_path / "runs")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and 0 < summary["timesteps"] < 1_000_000
+    assert (run / "checkpoints" / f"model_{summary['timesteps']}_steps.zip").is_file()
+    model = PPO.load(run / "model.zip")
+    assert model.num_timesteps == summary["timesteps"]
+
+
+def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path) -> None:
+    cores = ["mlp", "perceiver"] if policies_available() else ["mlp"]
+    args = ["compare", "--env", "test_cli/Pick-v0", "--env-package", "test_cli", "--cores", *cores, "--seeds", "3",
+            "--timesteps", "768", "--workers", "2", "--logdir", "cmp", *TINY]
+    # seed 2's evaluation env (seed 2 + 10000) kills its process at its first evaluation
+    result = cli(*args, cwd=tmp_path, **{CRASH_SEED_VAR: "10002"})
+    assert result.returncode == 1, result.stderr
+    assert "seed 2: killed by SIGKILL" in result.stdout
+    compare_dir = only_run(tmp_path / "cmp")
+    report = (compare_dir / "report" / "report.md").read_text()
+    for core in cores:
+        assert f"| {core} | 2 | 768 |" in report
+    assert "killed by SIGKILL" in report
+    if len(cores) == 2:
+        assert "P(mlp > perceiver)" in report
+    assert (compare_dir / "report" / "curves_steps.png").stat().st_size > 0
+    (compare_dir / "report" / "report.md").unlink()
+    rebuilt = cli("compare", "--report-only", str(compare_dir), cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert (compare_dir / "report" / "report.md").read_text() == report

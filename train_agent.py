@@ -1,0 +1,240 @@
+"""Train, evaluate and compare Perceiver IO agents on games with many entities.
+
+    python train_agent.py                      # the main job: Perceiver PPO on Skirmish for a few minutes on a CPU
+    python train_agent.py train --env ID --core perceiver --timesteps N --seed S --n-envs K --logdir DIR \\
+        [--config FILE] [--set key=value ...] [--device auto] [--resume CHECKPOINT] [--env-package NAME]
+    python train_agent.py eval --model PATH --episodes N [--video FILE.gif|.mp4]
+    python train_agent.py compare --env ID --cores perceiver transformer mlp --seeds 5 --timesteps N --workers K \\
+        --logdir DIR
+    python train_agent.py compare --report-only DIR
+
+Bad input (an unknown env id, core or key, a bad number, a missing model) prints one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from agents.compare import run_grid
+from agents.errors import UsageError
+from agents.evaluation import eval_config, evaluate
+from agents.presets import CORES, AgentConfig, parse_assignment, resolve_config
+from agents.report import build_report
+from agents.rundir import find_run_config, load_run, unique_path, write_json
+from agents.training import TrainResult, train
+
+DEFAULT_ENV = "perceiver_rl/Skirmish-v0"
+DEFAULT_CORE = "perceiver"
+EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (plus a pointer to --help) and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def device_name(text: str) -> str:
+    """An argparse type: ``auto`` or a torch device (``cpu``, ``cuda``, ``cuda:1``)."""
+    if text != "auto":
+        try:
+            torch.device(text)
+        except RuntimeError:
+            raise argparse.ArgumentTypeError(f"expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {text!r}") from None
+    return text
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``train`` and ``compare``: budget, hyperparameters, device and env packages."""
+    p.add_argument("--env", help=f"gymnasium env id following the entity convention (default {DEFAULT_ENV})")
+    p.add_argument("--timesteps", type=positive_int, help="total env steps (default: the preset's total_timesteps)")
+    p.add_argument("--n-envs", type=positive_int, help="parallel envs (default: the preset's n_envs)")
+    p.add_argument("--logdir", type=Path, default=Path("runs"), help="parent folder of the run folders (default runs)")
+    p.add_argument("--config", type=Path, help="YAML with run/algo/policy sections over the presets")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="override preset keys, e.g. --set learning_rate=1e-3 latent_dim=32")
+    p.add_argument("--device", type=device_name, default="auto", help="torch device (default auto)")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="torch CPU threads per run (default 1: fastest for small models on CPU)")
+    p.add_argument("--env-package", action="append", default=[], metavar="NAME",
+                   help="import this module first (it registers more env ids); repeatable")
+
+
+def build_parser() -> Parser:
+    """The CLI: ``train``, ``eval`` and ``compare``."""
+    parser = Parser(prog="train_agent.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,compare}")
+
+    p = commands.add_parser("train", help="train one agent in its own run folder")
+    add_run_options(p)
+    p.add_argument("--core", choices=CORES, help=f"the policy's core (default {DEFAULT_CORE})")
+    p.add_argument("--seed", type=seed_int, default=None, help="random seed (default 0)")
+    p.add_argument("--resume", type=Path, metavar="CHECKPOINT",
+                   help="continue a saved model (model.zip or a checkpoint) with its run's config, in a new folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no evaluation lines")
+
+    p = commands.add_parser("eval", help="evaluate a saved agent, optionally filming an episode")
+    p.add_argument("--model", type=Path, required=True, help="a saved agent (.zip)")
+    p.add_argument("--episodes", type=positive_int, default=10, help="deterministic episodes (default 10)")
+    p.add_argument("--video", type=Path, help="film the first episode to this .gif or .mp4")
+    p.add_argument("--env", help="env id (default: from the run's config.yaml beside the model)")
+    p.add_argument("--env-package", action="append", default=[], metavar="NAME", help="import this module first")
+    p.add_argument("--json", type=Path, help="write the results here (default: <model>.eval.json beside the model)")
+    p.add_argument("--device", type=device_name, default="auto", help="torch device (default auto)")
+
+    p = commands.add_parser("compare", help="train a grid of cores x seeds in parallel, then report")
+    add_run_options(p)
+    p.add_argument("--cores", nargs="+", choices=CORES, default=list(CORES), help="cores to compare (default all)")
+    p.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 per core (default 5)")
+    p.add_argument("--workers", type=positive_int, default=2, help="runs trained at once (default 2)")
+    p.add_argument("--report-only", type=Path, metavar="DIR", help="rebuild the report of the runs under DIR")
+    return parser
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, object]:
+    """The flat overrides of ``--set``, ``--timesteps`` and ``--n-envs``."""
+    overrides = dict(parse_assignment(text) for text in args.set)
+    if args.timesteps is not None:
+        overrides["total_timesteps"] = args.timesteps
+    if args.n_envs is not None:
+        overrides["n_envs"] = args.n_envs
+    return overrides
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one agent (or continue one with ``--resume``) and print where everything is."""
+    torch.set_num_threads(args.threads)
+    if args.resume is None:
+        config = resolve_config(
+            args.env or DEFAULT_ENV, args.core or DEFAULT_CORE, args.seed or 0, overrides_from(args), args.config,
+            args.env_package,
+        )
+    else:
+        config = resume_config(args)
+    result = train(config, args.logdir, device=args.device, resume=args.resume, echo=not args.quiet)
+    print_train_result(result, args.logdir)
+    return EXIT_INTERRUPTED if result.status == "interrupted" else 0
+
+
+def resume_config(args: argparse.Namespace) -> AgentConfig:
+    """The config of the run that ``--resume`` continues; only ``--timesteps`` (the new total) may change."""
+    changed = [flag for flag, value in (("--set", args.set), ("--config", args.config), ("--n-envs", args.n_envs),
+                                        ("--seed", args.seed)) if value not in (None, [])]
+    if changed:
+        raise UsageError(f"--resume continues the checkpoint's own run config; drop {', '.join(changed)}")
+    config_path = find_run_config(args.resume) if args.resume.is_file() else None
+    if config_path is None:
+        raise UsageError(f"--resume {args.resume}: not a model or checkpoint inside a run folder (no config.yaml)")
+    config, _ = load_run(config_path)
+    for flag, given, saved in (("--env", args.env, config.env_id), ("--core", args.core, config.core)):
+        if given is not None and given != saved:
+            raise UsageError(f"--resume {args.resume}: the run used {flag} {saved}, not {given}")
+    if args.timesteps is not None:
+        config.run["total_timesteps"] = args.timesteps
+    config.env_packages = list(dict.fromkeys(config.env_packages + args.env_package))
+    return config
+
+
+def print_train_result(result: TrainResult, logdir: Path) -> None:
+    """The end of a run: what it reached, and where the model, logs and tensorboard are."""
+    s, final = result.summary, result.summary["final_eval"]
+    print(f"\n{result.status}: {s['timesteps']:,} steps, {s['train_seconds']:.0f} s training "
+          f"({s['steps_per_second']:.0f} steps/s), {s['eval_seconds']:.0f} s evaluating")
+    if final:
+        success = "" if final["success_rate"] is None else f", success {final['success_rate']:.0%}"
+        print(f"final evaluation at {final['timesteps']:,} steps ({final['episodes']} deterministic episodes): "
+              f"return {final['mean_return']:.2f} ± {final['std_return']:.2f}{success}")
+    print(f"run folder:  {result.run_dir}")
+    print(f"model:       {result.model_path}")
+    print(f"tensorboard: tensorboard --logdir {logdir}")
+    print(f"evaluate:    python train_agent.py eval --model {result.model_path} --episodes 20 --video episode.gif")
+    if result.status == "interrupted":
+        print(f"continue:    python train_agent.py train --resume {result.model_path} --logdir {logdir}")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a saved agent: text on stdout, JSON in a file."""
+    torch.set_num_threads(1)
+    config = eval_config(args.model, args.env, args.env_package)
+    results = evaluate(args.model, config, args.episodes, args.video, args.device)
+    json_path = args.json or unique_path(args.model.parent, f"{args.model.stem}.eval", ".json")
+    write_json(json_path, results)
+    success = "n/a (the env reports no is_success)" if results["success_rate"] is None else (
+        f"{results['success_rate']:.1%}")
+    print(f"{results['env_id']}, {results['episodes']} deterministic episodes of {args.model}")
+    print(f"return:  {results['mean_return']:.3f} ± {results['std_return']:.3f} (mean ± std)")
+    print(f"success: {success}")
+    if args.video:
+        print(f"video:   {args.video}")
+    print(f"json:    {json_path}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Run the cores x seeds grid as parallel ``train`` subprocesses, then write the report."""
+    if args.report_only is not None:
+        if not args.report_only.is_dir():
+            raise UsageError(f"--report-only {args.report_only}: no such folder")
+        report = build_report(args.report_only)
+        print(f"report: {report}")
+        return 0
+    env_id = args.env or DEFAULT_ENV
+    for core in args.cores:  # fail fast on bad input, before any worker starts
+        resolve_config(env_id, core, 0, overrides_from(args), args.config, args.env_package)
+    train_args = ["--env", env_id, "--device", args.device, "--threads", str(args.threads)]
+    for flag, value in (("--timesteps", args.timesteps), ("--n-envs", args.n_envs), ("--config", args.config)):
+        train_args += [flag, str(value)] if value is not None else []
+    train_args += ["--set", *args.set] if args.set else []
+    for package in args.env_package:
+        train_args += ["--env-package", package]
+    compare_dir, failed = run_grid(
+        [sys.executable, str(Path(__file__).resolve()), "train", *train_args], env_id, args.cores, args.seeds,
+        args.workers, args.logdir,
+    )
+    report = build_report(compare_dir)
+    print(f"report: {report}")
+    print(f"tensorboard: tensorboard --logdir {compare_dir}")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line (no arguments: ``train`` with the defaults) and run the command."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv or ["train"])
+    command = {"train": cmd_train, "eval": cmd_eval, "compare": cmd_compare}[args.command]
+    try:
+        return command(args)
+    except UsageError as e:
+        print(f"train_agent.py {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
