@@ -91,15 +91,20 @@ def multidiscrete_action(action: Any, nvec: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------------- observation
 def pack_entities(features: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Features (n, F) and presence (n,) bool -> (float32 (n, F) clipped to [-1, 1], absent rows 0; int8 mask (n,))."""
-    out = np.minimum(np.maximum(features, FEATURE_LOW), FEATURE_HIGH) * present[:, None]
-    return out.astype(np.float32), present.astype(np.int8)
+    """Features (n, F) and presence (n,) bool -> (float32 (n, F) clipped to [-1, 1], absent rows 0; int8 mask (n,)).
+
+    A float32 ``features`` array is packed in place (build it fresh); any other dtype is copied.
+    """
+    out = features.astype(np.float32, copy=False)
+    np.minimum(np.maximum(out, FEATURE_LOW, out=out), FEATURE_HIGH, out=out)
+    out *= present.astype(np.float32)[:, None]  # (a float mask multiplies ~2x faster than a bool one)
+    return out, present.astype(np.int8)
 
 
 def scatter_slots(rng: np.random.Generator, count: int, slots: int) -> np.ndarray:
     """A bool mask (slots,) with ``count`` randomly placed True entries: present rows sit anywhere, not only first."""
     present = np.zeros(slots, dtype=bool)
-    present[rng.permutation(slots)[:count]] = True
+    present[rng.random(slots).argsort()[:count]] = True
     return present
 
 

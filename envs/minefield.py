@@ -123,28 +123,33 @@ class Minefield(EntityEnv):
         a = discrete_action(action, len(MOVES))
         half = self.half
         self.agent = np.clip(self.agent + MOVES[a] * self.speed, -half, half)
-        moved = self.mines + self.velocity
-        self.velocity = np.where(np.abs(moved) > half, -self.velocity, self.velocity)  # bounce off the walls
-        self.mines = np.clip(moved, -half, half)
+        moved = self.mines + self.velocity  # (M, 2)
+        np.negative(self.velocity, out=self.velocity, where=np.abs(moved) > half)  # bounce off the walls
+        self.mines = np.clip(moved, -half, half, out=moved)
         self._steps += 1
         d = self.mines - self.agent  # (M, 2)
-        hit = bool(np.count_nonzero(self.present & ((d * d).sum(1) < (self.mine_radius + self.agent_radius) ** 2)))
-        dist = float(np.linalg.norm(self.goal - self.agent))
-        reached = dist < 0.1 and not hit
-        reward = self.progress_reward * (self._goal_dist - dist) + self.bonus * (float(reached) - float(hit))
-        self._goal_dist = dist
+        dist = np.sqrt(np.einsum("ij,ij->i", d, d))  # (M,)
+        hit = bool(np.count_nonzero(self.present & (dist < self.mine_radius + self.agent_radius)))
+        goal_dist = float(np.hypot(*(self.goal - self.agent)))
+        reached = goal_dist < 0.1 and not hit
+        reward = self.progress_reward * (self._goal_dist - goal_dist) + self.bonus * (float(reached) - float(hit))
+        self._goal_dist = goal_dist
         terminated = hit or reached
         truncated = not terminated and self._steps >= self.max_steps
         info = {"is_success": reached} if terminated or truncated else {}
-        return self._obs(d), float(reward), terminated, truncated, info
+        return self._obs(d, dist), float(reward), terminated, truncated, info
 
-    def _obs(self, d: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        d = self.mines - self.agent if d is None else d  # (M, 2) offsets from the agent
-        f = np.empty((self.n_mines, MINE_FEATURES))
-        f[:, 0:2] = d * (1.0 / self.view)
-        f[:, 2:4] = self.velocity * (1.0 / self.mine_speed[1])
-        gap = np.sqrt((d * d).sum(1)) - (self.mine_radius + self.agent_radius)
-        f[:, 4] = np.maximum(1.0 - gap * (1.0 / self.view), 0.0)
+    def _obs(self, d: np.ndarray | None = None, dist: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The observation; ``d`` (M, 2) and ``dist`` (M,): the mines' offsets from the agent, if already known."""
+        if d is None or dist is None:
+            d = self.mines - self.agent
+            dist = np.sqrt(np.einsum("ij,ij->i", d, d))
+        f = np.empty((self.n_mines, MINE_FEATURES), dtype=np.float32)
+        np.multiply(d, 1.0 / self.view, out=f[:, 0:2], casting="same_kind")
+        np.multiply(self.velocity, 1.0 / self.mine_speed[1], out=f[:, 2:4], casting="same_kind")
+        edge = 1.0 + (self.mine_radius + self.agent_radius) / self.view
+        np.subtract(edge, dist * (1.0 / self.view), out=f[:, 4], casting="same_kind")  # 1 - gap / view
+        np.maximum(f[:, 4], 0.0, out=f[:, 4])
         mine, mask = pack_entities(f, self.present)
         to_goal = (self.goal - self.agent) / self.goal_distance
         glob = np.array(
@@ -180,4 +185,4 @@ class Minefield(EntityEnv):
         shown &= (self.mines[:, 1] > y0 - pad) & (self.mines[:, 1] < y1 + pad)
         canvas.disks(self.mines[shown], canvas.pixels(self.mine_radius), render.RED)
         canvas.rings(self.goal[None], canvas.pixels(0.1), render.GREEN, width_px=2.0)
-        canvas.disks(self.agent[None], max(canvas.pixels(self.agent_radius), 2.0), render.BLUE)
+        canvas.disks(self.agent[None], max(canvas.pixels(self.agent_radius), 4.0), render.BLUE)

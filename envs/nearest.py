@@ -57,28 +57,35 @@ class Nearest(QuizEnv):
         self.present = np.zeros(self.max_items, dtype=bool)  # (I,)
         self.target = np.zeros(2)
         self.target_color = 0
+        self._eye = np.eye(self.n_colors)
 
     def _new_question(self) -> None:
-        rng = self.np_random
-        n = int(rng.integers(self.min_items, self.max_items + 1))
-        self.present = scatter_slots(rng, n, self.max_items)
+        rng, slots = self.np_random, self.max_items
+        self.present = scatter_slots(rng, int(rng.integers(self.min_items, slots + 1)), slots)
+        present = np.flatnonzero(self.present)
         while True:  # redraw (rarely) until the nearest candidate is clear by `margin`
-            self.pos = rng.uniform(-ARENA, ARENA, (self.max_items, 2))
-            self.color = rng.integers(0, self.n_colors, self.max_items)
-            self.target = rng.uniform(-ARENA, ARENA, 2)
-            self.target_color = int(self.color[rng.choice(np.flatnonzero(self.present))])
-            d = np.where(
-                self.present & (self.color == self.target_color), np.linalg.norm(self.pos - self.target, axis=1), np.inf
-            )
-            two = np.partition(d, 1)[:2]
+            u = rng.random(3 * slots + 3)  # one draw: positions, colours, target, the item giving the target colour
+            self.pos = u[: 2 * slots].reshape(slots, 2) * (2 * ARENA) - ARENA
+            self.color = (u[2 * slots : 3 * slots] * self.n_colors).astype(np.int64)
+            self.target = u[3 * slots : 3 * slots + 2] * (2 * ARENA) - ARENA
+            self.target_color = int(self.color[present[int(u[-1] * len(present))]])
+            d = self.pos - self.target  # (I, 2)
+            candidate = self.present & (self.color == self.target_color)
+            dist = np.where(candidate, np.hypot(d[:, 0], d[:, 1]), np.inf)  # (I,)
+            two = np.partition(dist, 1)[:2]
             if two[1] - two[0] >= self.margin:
                 break
-        self.answer = int(d.argmin())
+        self.answer = int(dist.argmin())
 
     def _obs(self) -> dict[str, np.ndarray]:
-        eye = np.eye(self.n_colors)
-        item, mask = pack_entities(np.concatenate([self.pos, eye[self.color]], axis=1), self.present)
-        glob = np.concatenate([self.target, eye[self.target_color], [self._round / self.rounds]]).astype(np.float32)
+        f = np.empty((self.max_items, 2 + self.n_colors), dtype=np.float32)
+        f[:, :2] = self.pos
+        f[:, 2:] = self._eye[self.color]
+        item, mask = pack_entities(f, self.present)
+        glob = np.empty(3 + self.n_colors, dtype=np.float32)
+        glob[:2] = self.target
+        glob[2:-1] = self._eye[self.target_color]
+        glob[-1] = self._round / self.rounds
         return {"item": item, "item_mask": mask, "global": glob}
 
     def action_masks(self) -> np.ndarray:

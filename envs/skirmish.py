@@ -128,12 +128,11 @@ def _script(policy: str, u: _Units, me: slice, them: slice) -> tuple[np.ndarray,
     else:
         target = np.where(reach, dist, np.inf).argmin(1)
         goal = them_pos[np.where(them_alive[None, :], dist, np.inf).argmin(1)]
-    any_reach = reach.any(1)
-    ready = u.alive[me] & (u.cooldown[me] == 0)
-    attack = np.where(any_reach & ready, them.start + target, -1)
-    walk = u.alive[me] & ~any_reach & them_alive.any() & (policy != "hold")
-    move = np.where(walk[:, None], goal - my_pos, 0.0)
-    return attack, move
+    any_reach = reach.any(1)  # (m,) (reach implies both units alive)
+    attack = np.where(any_reach & (u.cooldown[me] == 0), them.start + target, -1)
+    if policy == "hold" or not them_alive.any():
+        return attack, np.zeros_like(my_pos)
+    return attack, (goal - my_pos) * (u.alive[me] & ~any_reach)[:, None]
 
 
 def _direction_verbs(move: np.ndarray) -> np.ndarray:
@@ -212,6 +211,16 @@ class Skirmish(EntityEnv):
         )
         self.units = _Units(self.max_allies, self.max_enemies)
         self._ally_rows = np.arange(self.max_allies)
+        # per choice c of an ally: is it an attack, the unit row it attacks (a placeholder for verbs), its move
+        choices = np.arange(self.n_choices)
+        self._choice_attacks = choices >= N_VERBS  # (C,)
+        self._choice_target = np.where(self._choice_attacks, choices - N_VERBS + self.max_allies, self.max_allies)
+        self._choice_move = np.zeros((self.n_choices, 2))  # (C, 2)
+        self._choice_move[:N_VERBS] = MOVES
+        self._hits = np.zeros(self.units.n, dtype=bool)
+        self._targets = np.zeros(self.units.n, dtype=np.int64)
+        self._move = np.zeros((self.units.n, 2))
+        self._alive_counts = (0, 0)
         self._steps = 0
         self._ally_total = self._enemy_total = 1.0
 
@@ -233,14 +242,14 @@ class Skirmish(EntityEnv):
         """Resolve both squads' attacks and moves simultaneously; see the class docstring for the rules."""
         act = multidiscrete_action(action, self.nvec)  # (A,)
         u, n_a = self.units, self.max_allies
-        target = np.where(act >= N_VERBS, act - N_VERBS + n_a, n_a)  # (A,) unit rows (n_a = a placeholder)
-        ally_hits = (act >= N_VERBS) & (u.cooldown[:n_a] == 0) & u.reach[self._ally_rows, target]
-        ally_move = MOVES[np.where(act < N_VERBS, act, 0)]  # (A, 2)
-        enemy_target, enemy_dir = _script(self.opponent, u, u.enemies, u.allies)
-        enemy_norm = np.sqrt((enemy_dir * enemy_dir).sum(1, keepdims=True))
-        enemy_move = enemy_dir / np.maximum(enemy_norm, 1e-12)  # (E, 2) unit vectors (0 = stay)
-        hits = np.concatenate([ally_hits, enemy_target >= 0])  # (S,)
-        targets = np.concatenate([target, enemy_target])  # (S,)
+        hits, targets, move = self._hits, self._targets, self._move  # (S,), (S,), (S, 2) scratch, filled below
+        targets[:n_a] = self._choice_target[act]
+        hits[:n_a] = self._choice_attacks[act] & (u.cooldown[:n_a] == 0) & u.reach[self._ally_rows, targets[:n_a]]
+        move[:n_a] = self._choice_move[act]
+        targets[n_a:], enemy_dir = _script(self.opponent, u, u.enemies, u.allies)
+        hits[n_a:] = targets[n_a:] >= 0
+        enemy_norm = np.sqrt(np.einsum("ij,ij->i", enemy_dir, enemy_dir))  # (E,)
+        move[n_a:] = enemy_dir / np.maximum(enemy_norm, 1e-12)[:, None]  # unit vectors (0 = stay)
         # damage, simultaneous for both sides
         damage = np.bincount(targets[hits], weights=u.damage[hits], minlength=u.n)  # (S,)
         lost = np.minimum(damage, u.hp)
@@ -250,28 +259,29 @@ class Skirmish(EntityEnv):
         u.cooldown = np.where(hits, u.cooldown_max, np.maximum(u.cooldown - 1, 0))
         u.alive &= u.hp > 0
         # the survivors move
-        move = np.concatenate([ally_move, enemy_move]) * (u.speed * u.alive)[:, None]
-        u.pos = np.minimum(np.maximum(u.pos + move, -ARENA), ARENA)
+        u.pos = np.minimum(np.maximum(u.pos + move * (u.speed * u.alive)[:, None], -ARENA), ARENA)
         u.update_geometry()
         self._steps += 1
 
-        win, loss = not np.count_nonzero(u.alive[u.enemies]), not np.count_nonzero(u.alive[u.allies])
+        obs = self._obs()
+        win, loss = self._alive_counts[1] == 0, self._alive_counts[0] == 0  # python bools
         reward = self.damage_reward * (dealt - taken) + self.win_bonus * (float(win and not loss) - float(loss))
         terminated = win or loss
         truncated = not terminated and self._steps >= self.max_steps
         info: dict[str, Any] = {}
         if terminated or truncated:
             info["win"] = info["is_success"] = bool(win and not loss)
-        return self._obs(), float(reward), terminated, truncated, info
+        return obs, float(reward), terminated, truncated, info
 
     def _obs(self) -> dict[str, np.ndarray]:
         u = self.units
         feats, mask = pack_entities(u.features(), u.alive)  # (S, 12), (S,)
+        self._alive_counts = (int(np.count_nonzero(mask[u.allies])), int(np.count_nonzero(mask[u.enemies])))
         glob = np.array(
             [
                 self._steps / self.max_steps,
-                np.count_nonzero(mask[u.allies]) / self.max_allies,
-                np.count_nonzero(mask[u.enemies]) / self.max_enemies,
+                self._alive_counts[0] / self.max_allies,
+                self._alive_counts[1] / self.max_enemies,
                 np.add.reduce(u.hp[u.allies]) / self._ally_total,
                 np.add.reduce(u.hp[u.enemies]) / self._enemy_total,
             ],
