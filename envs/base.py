@@ -8,7 +8,7 @@ lie in ``[-1, 1]`` (:data:`FEATURE_LOW`, :data:`FEATURE_HIGH`); :func:`pack_enti
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -115,6 +115,9 @@ class EntityEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+    #: How the action decodes by query (``perceiver_rl`` policy kwargs): ``actor`` = the entity type with one action
+    #: per slot, ``targets`` = the entity type that the last choices of each action point at (None = fixed verbs only).
+    action_roles: ClassVar[dict[str, str | None]] = {"actor": None, "targets": None}
 
     def __init__(self, render_mode: str | None = None):
         if render_mode is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from gymnasium import spaces
 
@@ -33,6 +35,8 @@ class Nearest(QuizEnv):
         rounds: questions per episode (default 10). success_accuracy: default 0.8.
         render_mode: ``None`` or ``"rgb_array"``.
     """
+
+    action_roles: ClassVar[dict[str, str | None]] = {"actor": None, "targets": "item"}
 
     def __init__(
         self,

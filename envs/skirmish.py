@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -174,6 +174,8 @@ class Skirmish(EntityEnv):
         damage_reward, win_bonus: reward scales (default 5.0 and 5.0).
         render_mode: ``None`` or ``"rgb_array"``.
     """
+
+    action_roles: ClassVar[dict[str, str | None]] = {"actor": "ally", "targets": "enemy"}
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import envs
 from envs.base import FRAME_SIZE
 from envs.skirmish import N_VERBS, Skirmish
-from perceiver_rl import parse_entity_space
+from perceiver_rl import action_layout, parse_entity_space
 
 IDS = list(envs.GAMES)
 
@@ -104,6 +104,17 @@ def test_observation_follows_entity_convention(env_id):
             present = np.flatnonzero(mask)
             anywhere |= len(present) > 0 and present[-1] >= len(present)  # a gap before a present row
     assert anywhere, "present rows should sit anywhere, not only first"
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_action_roles_match_the_query_decoder_layout(env_id):
+    env = make(env_id)
+    spec = parse_entity_space(env.observation_space)
+    layout = action_layout(env.action_space, spec, **env.action_roles)
+    if env.action_roles["targets"] is not None:  # fixed verbs first, then one choice per target slot
+        assert layout.num_targets == spec[env.action_roles["targets"]].max_count
+    expected = {"perceiver_rl/Skirmish-v0": (9,) * 8, "perceiver_rl/Nearest-v0": (0,)}
+    assert layout.verbs == expected.get(env_id, layout.choices)
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -287,3 +298,27 @@ def test_minefield_constructs_and_steps_at_4096():
     assert 3072 <= obs["mine_mask"].sum() <= 4096
     obs, *_ = env.step(env.unwrapped.heuristic_action())
     assert env.observation_space.contains(obs)
+
+
+# -------------------------------------------------------------------------------------------- tools around envs
+def test_skirmish_masks_through_subproc_vec_env():
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    vec = SubprocVecEnv([lambda: gym.make("envs:perceiver_rl/Skirmish-v0")] * 2)  # a fresh process imports envs
+    try:
+        vec.seed(0)
+        vec.reset()
+        masks = np.stack(vec.env_method("action_masks"))
+        assert masks.shape == (2, 8 * (N_VERBS + 10)) and masks.dtype == bool
+    finally:
+        vec.close()
+
+
+def test_baselines_cli_writes_json(tmp_path):
+    from envs.baselines import main
+
+    out = tmp_path / "baselines.json"
+    rows = main(["--episodes", "2", "--games", "perceiver_rl/Nearest-v0", "--json", str(out)])
+    assert [r["policy"] for r in rows] == ["random", "random-masked", "heuristic"]
+    assert rows[-1]["success_rate"] == 1.0
+    assert out.exists() and '"rows"' in out.read_text()
