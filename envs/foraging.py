@@ -8,7 +8,17 @@ import numpy as np
 from gymnasium import spaces
 
 from envs import render
-from envs.base import MOVES, EntityEnv, check_count_range, check_float, check_int, discrete_action, pack_entities
+from envs.base import (
+    FEATURE_HIGH,
+    FEATURE_LOW,
+    MOVES,
+    EntityEnv,
+    check_count_range,
+    check_float,
+    check_int,
+    discrete_action,
+    pack_entities,
+)
 from perceiver_rl import entity_space
 
 ARENA = 1.0  # the arena is the square [-ARENA, ARENA]^2
@@ -61,7 +71,7 @@ class Foraging(EntityEnv):
         self.max_items = self.max_food + self.max_bonus + self.max_poison
         self.action_space = spaces.Discrete(len(MOVES))
         self.observation_space = entity_space(
-            {"item": (self.max_items, ITEM_FEATURES)}, global_dim=GLOBAL_FEATURES, low=-1.0, high=1.0
+            {"item": (self.max_items, ITEM_FEATURES)}, global_dim=GLOBAL_FEATURES, low=FEATURE_LOW, high=FEATURE_HIGH
         )
         self.agent = np.zeros(2)
         self.items = np.zeros((self.max_items, 2))  # (I, 2) positions

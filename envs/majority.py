@@ -6,7 +6,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs import render
-from envs.base import check_count_range, check_int, pack_entities, scatter_slots
+from envs.base import FEATURE_HIGH, FEATURE_LOW, check_count_range, check_int, pack_entities, scatter_slots
 from envs.quiz import QuizEnv
 from perceiver_rl import entity_space
 
@@ -50,7 +50,7 @@ class Majority(QuizEnv):
         self.weighted = bool(weighted)
         self.action_space = spaces.Discrete(self.n_colors)
         self.observation_space = entity_space(
-            {"item": (self.max_items, 3 + self.n_colors)}, global_dim=1, low=-1.0, high=1.0
+            {"item": (self.max_items, 3 + self.n_colors)}, global_dim=1, low=FEATURE_LOW, high=FEATURE_HIGH
         )
         self.pos = np.zeros((self.max_items, 2))  # (I, 2)
         self.size = np.zeros(self.max_items)  # (I,)

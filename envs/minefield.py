@@ -9,6 +9,8 @@ from gymnasium import spaces
 
 from envs import render
 from envs.base import (
+    FEATURE_HIGH,
+    FEATURE_LOW,
     MOVES,
     EntityEnv,
     check_count_range,
@@ -25,6 +27,7 @@ GLOBAL_FEATURES = 6
 CLEAR_RADIUS = 0.25  # no mine starts this close to the agent or the goal
 VIEW_HALF = 2.0  # a frame shows at most a (2 * VIEW_HALF)^2 window around the agent
 MAX_MINES = 65536
+MINE_SPEED = (0.005, 0.03)  # range of the mines' drift per step
 
 
 class Minefield(EntityEnv):
@@ -81,10 +84,9 @@ class Minefield(EntityEnv):
         self.bonus = check_float("bonus", bonus, 0.0)
         self.max_steps = check_int("max_steps", max_steps, 1)
         self.half = max(1.0, float(np.sqrt(self.n_mines / self.density)) / 2)  # L
-        self.mine_speed = (0.005, 0.03)  # drift speed range per step
         self.action_space = spaces.Discrete(len(MOVES))
         self.observation_space = entity_space(
-            {"mine": (self.n_mines, MINE_FEATURES)}, global_dim=GLOBAL_FEATURES, low=-1.0, high=1.0
+            {"mine": (self.n_mines, MINE_FEATURES)}, global_dim=GLOBAL_FEATURES, low=FEATURE_LOW, high=FEATURE_HIGH
         )
         self.agent = np.zeros(2)
         self.goal = np.zeros(2)
@@ -106,7 +108,7 @@ class Minefield(EntityEnv):
         while (close := self._near_ends(self.mines)).any():
             self.mines[close] = rng.uniform(-self.half, self.half, (int(close.sum()), 2))
         heading = rng.uniform(0, 2 * np.pi, self.n_mines)
-        drift = rng.uniform(*self.mine_speed, self.n_mines)
+        drift = rng.uniform(*MINE_SPEED, self.n_mines)
         self.velocity = np.stack([np.cos(heading), np.sin(heading)], axis=1) * drift[:, None]
         self._steps = 0
         self._goal_dist = float(np.linalg.norm(self.goal - self.agent))
@@ -146,7 +148,7 @@ class Minefield(EntityEnv):
             dist = np.sqrt(np.einsum("ij,ij->i", d, d))
         f = np.empty((self.n_mines, MINE_FEATURES), dtype=np.float32)
         np.multiply(d, 1.0 / self.view, out=f[:, 0:2], casting="same_kind")
-        np.multiply(self.velocity, 1.0 / self.mine_speed[1], out=f[:, 2:4], casting="same_kind")
+        np.multiply(self.velocity, 1.0 / MINE_SPEED[1], out=f[:, 2:4], casting="same_kind")
         edge = 1.0 + (self.mine_radius + self.agent_radius) / self.view
         np.subtract(edge, dist * (1.0 / self.view), out=f[:, 4], casting="same_kind")  # 1 - gap / view
         np.maximum(f[:, 4], 0.0, out=f[:, 4])

@@ -8,7 +8,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs import render
-from envs.base import check_count_range, check_float, check_int, pack_entities, scatter_slots
+from envs.base import FEATURE_HIGH, FEATURE_LOW, check_count_range, check_float, check_int, pack_entities, scatter_slots
 from envs.quiz import QuizEnv
 from perceiver_rl import entity_space
 
@@ -54,7 +54,10 @@ class Nearest(QuizEnv):
         self.margin = check_float("margin", margin, 0.0, 0.5)
         self.action_space = spaces.Discrete(self.max_items)
         self.observation_space = entity_space(
-            {"item": (self.max_items, 2 + self.n_colors)}, global_dim=3 + self.n_colors, low=-1.0, high=1.0
+            {"item": (self.max_items, 2 + self.n_colors)},
+            global_dim=3 + self.n_colors,
+            low=FEATURE_LOW,
+            high=FEATURE_HIGH,
         )
         self.pos = np.zeros((self.max_items, 2))  # (I, 2)
         self.color = np.zeros(self.max_items, dtype=np.int64)  # (I,)

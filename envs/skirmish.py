@@ -9,6 +9,8 @@ from gymnasium import spaces
 
 from envs import render
 from envs.base import (
+    FEATURE_HIGH,
+    FEATURE_LOW,
     MOVES,
     EntityEnv,
     check_choice,
@@ -83,7 +85,7 @@ class _Units:
         self.max_hp = HP[self.kind] * np.where(e, hp_scale, 1.0)
         self.damage = DAMAGE[self.kind] * np.where(e, damage_scale, 1.0)
         self.hp = self.max_hp * self.alive
-        self.static = np.zeros((self.n, UNIT_FEATURES))  # the features fixed for the episode
+        self.static = np.zeros((self.n, UNIT_FEATURES), dtype=np.float32)  # the features fixed for the episode
         self.static[:, 4] = self.kind == MELEE
         self.static[:, 5] = self.kind == RANGED
         self.static[:, 8] = self.range / RANGE[RANGED]
@@ -208,8 +210,8 @@ class Skirmish(EntityEnv):
         self.observation_space = entity_space(
             {"ally": (self.max_allies, UNIT_FEATURES), "enemy": (self.max_enemies, UNIT_FEATURES)},
             global_dim=GLOBAL_FEATURES,
-            low=-1.0,
-            high=1.0,
+            low=FEATURE_LOW,
+            high=FEATURE_HIGH,
         )
         self.units = _Units(self.max_allies, self.max_enemies)
         self._ally_rows = np.arange(self.max_allies)
