@@ -62,6 +62,7 @@ class _Units:
         self.alive = np.zeros(self.n, dtype=bool)
         self.dist = np.zeros((self.n, self.n))
         self.reach = np.zeros((self.n, self.n), dtype=bool)
+        self.static = np.zeros((self.n, UNIT_FEATURES), dtype=np.float32)  # the features fixed for the episode
 
     def spawn(
         self, rng: np.random.Generator, n_allies: int, n_enemies: int, melee_prob: float, strength: float
@@ -85,7 +86,7 @@ class _Units:
         self.max_hp = HP[self.kind] * np.where(e, hp_scale, 1.0)
         self.damage = DAMAGE[self.kind] * np.where(e, damage_scale, 1.0)
         self.hp = self.max_hp * self.alive
-        self.static = np.zeros((self.n, UNIT_FEATURES), dtype=np.float32)  # the features fixed for the episode
+        self.static = np.zeros((self.n, UNIT_FEATURES), dtype=np.float32)
         self.static[:, 4] = self.kind == MELEE
         self.static[:, 5] = self.kind == RANGED
         self.static[:, 8] = self.range / RANGE[RANGED]
