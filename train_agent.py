@@ -23,7 +23,6 @@ from agents.compare import run_grid
 from agents.errors import UsageError
 from agents.evaluation import eval_config, evaluate
 from agents.presets import CORES, AgentConfig, parse_assignment, resolve_config
-from agents.report import build_report
 from agents.rundir import find_run_config, load_run, unique_path, write_json
 from agents.training import TrainResult, train
 
@@ -199,6 +198,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Run the cores x seeds grid as parallel ``train`` subprocesses, then write the report."""
+    from agents.report import build_report  # matplotlib and rliable take seconds to import: only compare needs them
+
     if args.report_only is not None:
         if not args.report_only.is_dir():
             raise UsageError(f"--report-only {args.report_only}: no such folder")

@@ -121,7 +121,7 @@ def load_agent(path: Path, env: VecEnv, device: str = "auto") -> Agent:
     algo = MaskablePPO if is_maskable(env) else PPO
     try:
         return algo.load(path, env=env, device=device)
-    except (zipfile.BadZipFile, ValueError, KeyError, AssertionError) as e:
+    except (zipfile.BadZipFile, ValueError, KeyError, AssertionError, TypeError) as e:
         raise UsageError(f"{path} is not a saved agent for this env ({type(e).__name__}: {e})") from e
 
 

@@ -6,6 +6,7 @@ The subprocesses import this module with ``--env-package test_cli`` (``tests/`` 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 import gymnasium as gym
 import imageio.v2 as imageio
@@ -127,6 +129,14 @@ def only_run(logdir: Path) -> Path:
     return run
 
 
+def train_agent() -> ModuleType:
+    """The CLI module, imported from the repository root (it is a script, not part of a package)."""
+    spec = importlib.util.spec_from_file_location("train_agent", REPO / "train_agent.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def policies_available() -> bool:
     import perceiver_rl
 
@@ -228,3 +238,51 @@ def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path
     rebuilt = cli("compare", "--report-only", str(compare_dir), cwd=tmp_path)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert (compare_dir / "report" / "report.md").read_text() == report
+
+
+BAD_INPUT = {  # name: (arguments, what the one error line must say)
+    "unknown env": (["train", "--env", "Nope-v0"], "unknown env id 'Nope-v0'"),
+    "env off the convention": (["train", "--env", "CartPole-v1", "--core", "mlp"], "does not follow the entity"),
+    "unknown env package": (["train", "--env-package", "no_such_package"], "--env-package no_such_package: cannot"),
+    "unknown core": (["train", "--core", "lstm"], "invalid choice: 'lstm' (choose from 'perceiver', 'transformer'"),
+    "unknown --set key": (["train", "--set", "learnin_rate=0.1"], "unknown key 'learnin_rate'; valid keys:"),
+    "bad --set value": (["train", "--set", "learning_rate=fast"], "learning_rate expects a number, got 'fast'"),
+    "unknown key in --config": (["train", "--config", "bad.yaml"], "unknown key 'gama'"),
+    "bad number": (["train", "--timesteps", "10k"], "--timesteps: expected an integer >= 1, got '10k'"),
+    "zero envs": (["compare", "--n-envs", "0"], "--n-envs: expected an integer >= 1, got 0"),
+    "missing model": (["eval", "--model", "nope.zip"], "model nope.zip does not exist"),
+    "not a saved agent": (["eval", "--model", "junk.zip", "--env", "test_cli/Pick-v0", "--env-package", "test_cli"],
+                          "junk.zip is not a saved agent"),
+    "resume without a run": (["train", "--resume", "junk.zip"], "not a model or checkpoint inside a run folder"),
+    "report without runs": (["compare", "--report-only", "."], "no evaluated runs found"),
+}
+
+
+@pytest.fixture
+def bad_input_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder holding a config file with an unknown key and a file that is no agent."""
+    (tmp_path / "bad.yaml").write_text("algo:\n  gama: 0.9\n")
+    (tmp_path / "junk.zip").write_text("not a model")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", BAD_INPUT)
+def test_bad_input_exits_2_with_one_clear_line(name: str, bad_input_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    args, message = BAD_INPUT[name]
+    try:
+        code = train_agent().main(args)
+    except SystemExit as e:  # argparse's errors
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_bad_input_in_a_real_process(bad_input_dir: Path) -> None:
+    names = ["unknown core", "unknown --set key", "not a saved agent"]
+    processes = {name: start(*BAD_INPUT[name][0], cwd=bad_input_dir) for name in names}
+    for name, process in processes.items():
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 2 and BAD_INPUT[name][1] in stderr, stderr
+        assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr, stderr
