@@ -22,6 +22,7 @@ import torch
 from agents.compare import run_grid
 from agents.errors import UsageError
 from agents.evaluation import eval_config, evaluate
+from agents.factory import make_env
 from agents.presets import CORES, AgentConfig, parse_assignment, resolve_config
 from agents.rundir import find_run_config, load_run, unique_path, write_json
 from agents.training import TrainResult, train
@@ -78,7 +79,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--logdir", type=Path, default=Path("runs"), help="parent folder of the run folders (default runs)")
     p.add_argument("--config", type=Path, help="YAML with run/algo/policy sections over the presets")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
-                   help="override preset keys, e.g. --set learning_rate=1e-3 latent_dim=32")
+                   help="override preset keys, e.g. --set learning_rate=1e-3 perceiver.dim=32")
     p.add_argument("--device", type=device_name, default="auto", help="torch device (default auto)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads per run (default 1: fastest for small models on CPU)")
@@ -207,8 +208,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"report: {report}")
         return 0
     env_id = args.env or DEFAULT_ENV
-    for core in args.cores:  # fail fast on bad input, before any worker starts
-        resolve_config(env_id, core, 0, overrides_from(args), args.config, args.env_package)
+    # fail fast on bad input (keys, values, the env id and its observations) before any worker starts
+    overrides = overrides_from(args)
+    configs = [resolve_config(env_id, core, 0, overrides, args.config, args.env_package) for core in args.cores]
+    make_env(configs[0], 1, seed=0).close()
     train_args = ["--env", env_id, "--device", args.device, "--threads", str(args.threads)]
     for flag, value in (("--timesteps", args.timesteps), ("--n-envs", args.n_envs), ("--config", args.config)):
         train_args += [flag, str(value)] if value is not None else []
