@@ -62,6 +62,7 @@ class _Units:
         self.alive = np.zeros(self.n, dtype=bool)
         self.dist = np.zeros((self.n, self.n))
         self.reach = np.zeros((self.n, self.n), dtype=bool)
+        self.live_pairs = np.zeros((self.n, self.n), dtype=bool)
         self.static = np.zeros((self.n, UNIT_FEATURES), dtype=np.float32)  # the features fixed for the episode
 
     def spawn(
@@ -93,11 +94,14 @@ class _Units:
         self.static[:, 9] = self.damage / DAMAGE_NORM
         self.update_geometry()
 
-    def update_geometry(self) -> None:
-        """Recompute ``dist`` and ``reach`` (alive, opposed, and within the row unit's weapon range)."""
+    def update_geometry(self, alive_changed: bool = True) -> None:
+        """Recompute ``dist`` and ``reach`` (alive, opposed, and within the row unit's weapon range); pass
+        ``alive_changed=False`` when no unit died since the last call."""
+        if alive_changed:
+            self.live_pairs = self.opposed & self.alive[:, None] & self.alive[None, :]  # (S, S)
         z = self.pos @ _COMPLEX  # (S,) positions as complex numbers: one op for all pairwise distances
         self.dist = np.abs(z[:, None] - z[None, :])  # (S, S)
-        self.reach = (self.dist <= self.range[:, None]) & self.opposed & self.alive[:, None] & self.alive[None, :]
+        self.reach = (self.dist <= self.range[:, None]) & self.live_pairs
 
     def features(self) -> np.ndarray:
         """(S, 12) raw features of every unit, see :class:`Skirmish`."""
@@ -113,7 +117,7 @@ class _Units:
 
 
 def _script(policy: str, u: _Units, me: slice, them: slice) -> tuple[np.ndarray, np.ndarray]:
-    """A scripted controller for the units ``me``: (attack target (m,) as a unit row, -1 = none; move (m, 2)).
+    """A scripted controller for the units ``me``: (attack target (m,) as a unit row, -1 = none; unit move (m, 2)).
 
     ``hold`` stays put and shoots the nearest unit in range; ``nearest`` walks to its nearest opponent and shoots the
     nearest in range; ``focus`` shoots the weakest opponent in range and otherwise walks to the squad's focus target
@@ -126,16 +130,18 @@ def _script(policy: str, u: _Units, me: slice, them: slice) -> tuple[np.ndarray,
         my_alive = u.alive[me]
         centre = my_pos[my_alive].mean(0) if my_alive.any() else np.zeros(2)
         d = them_pos - centre
-        score = np.where(them_alive, u.hp[them] + np.sqrt((d * d).sum(1)), np.inf)
-        goal = them_pos[score.argmin()][None, :]
+        focus = int(np.where(them_alive, u.hp[them] + np.sqrt((d * d).sum(1)), np.inf).argmin())
+        goal, goal_dist = them_pos[focus][None, :], dist[:, focus]
     else:
         target = np.where(reach, dist, np.inf).argmin(1)
-        goal = them_pos[np.where(them_alive[None, :], dist, np.inf).argmin(1)]
+        to_alive = np.where(them_alive[None, :], dist, np.inf)  # (m, t)
+        goal, goal_dist = them_pos[to_alive.argmin(1)], to_alive.min(1)
     any_reach = reach.any(1)  # (m,) (reach implies both units alive)
     attack = np.where(any_reach & (u.cooldown[me] == 0), them.start + target, -1)
     if policy == "hold" or not them_alive.any():
         return attack, np.zeros_like(my_pos)
-    return attack, (goal - my_pos) * (u.alive[me] & ~any_reach)[:, None]
+    walk = (u.alive[me] & ~any_reach) / np.maximum(goal_dist, 1e-12)  # (m,) 1 / distance for walkers, else 0
+    return attack, (goal - my_pos) * walk[:, None]
 
 
 def _direction_verbs(move: np.ndarray) -> np.ndarray:
@@ -253,8 +259,7 @@ class Skirmish(EntityEnv):
         move[:n_a] = self._choice_move[act]
         targets[n_a:], enemy_dir = _script(self.opponent, u, u.enemies, u.allies)
         hits[n_a:] = targets[n_a:] >= 0
-        enemy_norm = np.sqrt(np.einsum("ij,ij->i", enemy_dir, enemy_dir))  # (E,)
-        move[n_a:] = enemy_dir / np.maximum(enemy_norm, 1e-12)[:, None]  # unit vectors (0 = stay)
+        move[n_a:] = enemy_dir
         # damage, simultaneous for both sides
         damage = np.bincount(targets[hits], weights=u.damage[hits], minlength=u.n)  # (S,)
         lost = np.minimum(damage, u.hp)
@@ -262,10 +267,12 @@ class Skirmish(EntityEnv):
         taken = np.add.reduce(lost[u.allies]) / self._ally_total
         u.hp = u.hp - lost
         u.cooldown = np.where(hits, u.cooldown_max, np.maximum(u.cooldown - 1, 0))
-        u.alive &= u.hp > 0
+        died = bool(np.count_nonzero(u.alive & (u.hp <= 0)))
+        if died:
+            u.alive &= u.hp > 0
         # the survivors move
         u.pos = np.minimum(np.maximum(u.pos + move * (u.speed * u.alive)[:, None], -ARENA), ARENA)
-        u.update_geometry()
+        u.update_geometry(alive_changed=died)
         self._steps += 1
 
         obs = self._obs()
