@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from agents.compare import run_grid
 from agents.errors import UsageError
-from agents.evaluation import eval_config, evaluate
+from agents.evaluation import eval_env_id, evaluate
 from agents.factory import make_env
 from agents.presets import CORES, AgentConfig, parse_assignment, resolve_config
 from agents.rundir import find_run_config, load_run, unique_path, write_json
@@ -39,26 +40,22 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
 
 
-def seed_int(text: str) -> int:
-    """An argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+positive_int, seed_int = int_at_least(1), int_at_least(0)
 
 
 def device_name(text: str) -> str:
@@ -182,8 +179,8 @@ def print_train_result(result: TrainResult, logdir: Path) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a saved agent: text on stdout, JSON in a file."""
     torch.set_num_threads(1)
-    config = eval_config(args.model, args.env, args.env_package)
-    results = evaluate(args.model, config, args.episodes, args.video, args.device)
+    env_id, env_packages = eval_env_id(args.model, args.env, args.env_package)
+    results = evaluate(args.model, env_id, args.episodes, args.video, env_packages, args.device)
     json_path = args.json or unique_path(args.model.parent, f"{args.model.stem}.eval", ".json")
     write_json(json_path, results)
     success = "n/a (the env reports no is_success)" if results["success_rate"] is None else (
@@ -211,7 +208,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     # fail fast on bad input (keys, values, the env id and its observations) before any worker starts
     overrides = overrides_from(args)
     configs = [resolve_config(env_id, core, 0, overrides, args.config, args.env_package) for core in args.cores]
-    make_env(configs[0], 1, seed=0).close()
+    make_env(env_id, 1, 0, configs[0].env_packages).close()
     train_args = ["--env", env_id, "--device", args.device, "--threads", str(args.threads)]
     for flag, value in (("--timesteps", args.timesteps), ("--n-envs", args.n_envs), ("--config", args.config)):
         train_args += [flag, str(value)] if value is not None else []

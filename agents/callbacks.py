@@ -16,6 +16,7 @@ import numpy as np
 from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HParam
+from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.rundir import EVAL_CSV
@@ -26,17 +27,27 @@ EVAL_COLUMNS = ("timesteps", "wall_seconds", "train_seconds", "mean_return", "st
 class TimedEval(MaskableEvalCallback):
     """SB3's periodic deterministic evaluation (``evaluations.npz``, ``best_model.zip``), timed and logged to CSV.
 
-    ``eval_freq`` counts env steps (SB3 counts calls, one per ``n_envs`` steps). The final model is evaluated at the
-    end of training unless the last periodic evaluation already saw it.
+    ``eval_freq`` counts env steps (SB3 counts calls, one per ``n_envs`` steps). Every evaluation reseeds the eval
+    env with ``seed``, so all evaluations play the same starting states and the curve shows the policy changing, not
+    the draw. The final model is evaluated at the end of training unless the last periodic evaluation already saw it.
     """
 
     def __init__(
-        self, eval_env: VecEnv, run_dir: Path, eval_freq: int, n_envs: int, episodes: int, masking: bool, echo: bool
+        self,
+        eval_env: VecEnv,
+        seed: int,
+        run_dir: Path,
+        eval_freq: int,
+        n_envs: int,
+        episodes: int,
+        masking: bool,
+        echo: bool,
     ) -> None:
         super().__init__(
             eval_env, n_eval_episodes=episodes, eval_freq=max(1, eval_freq // n_envs), log_path=str(run_dir),
             best_model_save_path=str(run_dir), deterministic=True, warn=False, use_masking=masking, verbose=0,
         )
+        self.seed = seed
         self.csv_path = run_dir / EVAL_CSV
         self.echo = echo
         self.start = time.perf_counter()
@@ -68,6 +79,7 @@ class TimedEval(MaskableEvalCallback):
         if self.n_calls % self.eval_freq != 0:
             return True
         started = time.perf_counter()
+        self.eval_env.seed(self.seed)
         keep_training = super()._on_step()
         self.eval_seconds += time.perf_counter() - started
         self._record()
@@ -86,9 +98,10 @@ class TimedEval(MaskableEvalCallback):
             csv.writer(f).writerow([f"{v:.6g}" for v in row])
         if self.echo:
             success_text = "" if math.isnan(success) else f" | success {success:4.0%}"
+            train_return = safe_mean([episode["r"] for episode in self.model.ep_info_buffer])
             print(
-                f"steps {self.num_timesteps:>9,} | {self.steps_per_second:6.0f} steps/s | "
-                f"eval return {row[3]:8.2f} ± {row[4]:6.2f}{success_text}",
+                f"steps {self.num_timesteps:>9,} | {self.steps_per_second:5.0f} steps/s | "
+                f"train return {train_return:7.2f} | eval return {row[3]:7.2f} ± {row[4]:5.2f}{success_text}",
                 flush=True,
             )
 

@@ -11,25 +11,22 @@ import numpy as np
 
 from agents.errors import UsageError
 from agents.factory import check_model_path, is_maskable, load_agent, make_env
-from agents.presets import AgentConfig
 from agents.rundir import find_run_config, load_run
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 EVAL_SEED = 123_456  # episodes are seeded EVAL_SEED, EVAL_SEED + 1, ...: reproducible and unlike training
 
 
-def eval_config(model_path: Path, env_id: str | None, env_packages: list[str]) -> AgentConfig:
-    """The config to evaluate ``model_path`` with: its run's ``config.yaml``, with ``env_id`` (``--env``) on top."""
+def eval_env_id(model_path: Path, env_id: str | None, env_packages: list[str]) -> tuple[str, list[str]]:
+    """The env id and env packages to evaluate ``model_path`` on: from its run's ``config.yaml``, or ``--env``."""
     check_model_path(model_path)
     config_path = find_run_config(model_path)
     if config_path is None:
         if env_id is None:
             raise UsageError(f"no run config beside {model_path}; pass --env ID")
-        return AgentConfig(env_id, "unknown", 0, {}, {}, {}, env_packages)
+        return env_id, env_packages
     config, _ = load_run(config_path)
-    config.env_id = env_id or config.env_id
-    config.env_packages = list(dict.fromkeys(config.env_packages + env_packages))
-    return config
+    return env_id or config.env_id, list(dict.fromkeys(config.env_packages + env_packages))
 
 
 def check_video_path(video: Path) -> None:
@@ -41,12 +38,17 @@ def check_video_path(video: Path) -> None:
 
 
 def evaluate(
-    model_path: Path, config: AgentConfig, episodes: int, video: Path | None = None, device: str = "auto"
+    model_path: Path,
+    env_id: str,
+    episodes: int,
+    video: Path | None = None,
+    env_packages: list[str] | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Run ``episodes`` deterministic episodes; the first one is filmed to ``video`` if given. Returns the stats."""
     if video is not None:
         check_video_path(video)
-    vec_env = make_env(config, 1, seed=EVAL_SEED, render_mode="rgb_array" if video else None)
+    vec_env = make_env(env_id, 1, EVAL_SEED, env_packages or [], render_mode="rgb_array" if video else None)
     model = load_agent(model_path, vec_env, device)
     env = vec_env.envs[0]  # step the monitored env itself: a VecEnv would reset before showing the last frame
     masked = is_maskable(vec_env)
@@ -69,7 +71,7 @@ def evaluate(
     if video is not None:
         _write_video(video, frames, fps=int(env.metadata.get("render_fps") or 10))
     return {
-        "model": str(model_path), "env_id": config.env_id, "episodes": episodes, "deterministic": True,
+        "model": str(model_path), "env_id": env_id, "episodes": episodes, "deterministic": True,
         "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
         "success_rate": float(np.mean(successes)) if successes else None, "returns": returns,
         "video": str(video) if video else None,

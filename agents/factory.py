@@ -56,17 +56,19 @@ def check_env_id(env_id: str) -> None:
     raise UsageError(f"unknown env id {env_id!r}{hint} shipped games: {shipped} (--env-package NAME imports more)")
 
 
-def make_env(config: AgentConfig, n_envs: int, seed: int, render_mode: str | None = None) -> VecEnv:
-    """``n_envs`` monitored copies of the config's env in a DummyVecEnv, checked against the entity convention."""
-    import_env_packages(config.env_packages)
-    check_env_id(config.env_id)
+def make_env(
+    env_id: str, n_envs: int, seed: int, env_packages: Iterable[str] = (), render_mode: str | None = None
+) -> VecEnv:
+    """``n_envs`` monitored copies of ``env_id`` in a DummyVecEnv, checked against the entity convention."""
+    import_env_packages(env_packages)
+    check_env_id(env_id)
     env_kwargs = {"render_mode": render_mode} if render_mode else None
-    env = make_vec_env(config.env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+    env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
     try:
         parse_entity_space(env.observation_space)
     except ValueError as e:
         env.close()
-        raise UsageError(f"{config.env_id} does not follow the entity observation convention: {e}") from e
+        raise UsageError(f"{env_id} does not follow the entity observation convention: {e}") from e
     return env
 
 
@@ -106,7 +108,7 @@ def make_agent(env_id: str, core: str = "perceiver", seed: int = 0, device: str 
     Example: ``make_agent("perceiver_rl/Skirmish-v0", core="transformer", seed=1, n_envs=4, latent_dim=32)``.
     """
     config = resolve_config(env_id, core, seed, overrides)
-    return build_agent(config, make_env(config, config.run["n_envs"], seed), device)
+    return build_agent(config, make_env(env_id, config.run["n_envs"], seed), device)
 
 
 def check_model_path(path: Path) -> None:

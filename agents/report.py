@@ -105,7 +105,9 @@ def time_curve(runs: list[RunScores]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return seconds, point, interval
 
 
-def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str, title: str, path: Path):
+def plot_curves(
+    curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str, title: str, path: Path
+) -> None:
     """One IQM curve with its 95% CI band per core."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colors = dict(zip(curves, plt.get_cmap("tab10").colors, strict=False))
@@ -122,6 +124,7 @@ def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xl
 
 
 def _fmt(point: float, interval: np.ndarray) -> str:
+    """``point [low, high]`` with two decimals."""
     return f"{float(point):.2f} [{float(interval[0]):.2f}, {float(interval[1]):.2f}]"
 
 

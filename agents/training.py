@@ -66,12 +66,15 @@ def train(
     command: list[str] | None = None,
 ) -> TrainResult:
     """Train ``config`` in a new folder under ``logdir`` (continuing ``resume``'s weights and step count if given)."""
-    env = make_env(config, config.run["n_envs"], seed=config.seed)
-    eval_env = make_env(config, 1, seed=config.seed + EVAL_SEED_OFFSET)
+    n_envs, total = config.run["n_envs"], config.run["total_timesteps"]
+    env = make_env(config.env_id, n_envs, config.seed, config.env_packages)
     model = load_agent(resume, env, device) if resume else build_agent(config, env, device)
-    total = config.run["total_timesteps"]
     if model.num_timesteps >= total:
+        env.close()
         raise UsageError(f"{resume} has already trained {model.num_timesteps} steps >= --timesteps {total}")
+    # evaluation episodes run side by side in up to n_envs envs: one batched forward pass per step
+    eval_seed = config.seed + EVAL_SEED_OFFSET
+    eval_env = make_env(config.env_id, min(n_envs, config.run["eval_episodes"]), eval_seed, config.env_packages)
 
     run_dir = create_run_dir(logdir, config)
     meta = {
@@ -84,9 +87,9 @@ def train(
     logger = configure(str(run_dir), ["csv", "tensorboard"])
     model.set_logger(logger)
 
-    n_envs = config.run["n_envs"]
     evaluation = TimedEval(
-        eval_env, run_dir, config.run["eval_freq"], n_envs, config.run["eval_episodes"], is_maskable(env), echo
+        eval_env, eval_seed, run_dir, config.run["eval_freq"], n_envs, config.run["eval_episodes"], is_maskable(env),
+        echo,
     )
     checkpoints = CheckpointCallback(
         max(1, config.run["checkpoint_freq"] // n_envs), str(run_dir / CHECKPOINT_DIR), name_prefix=CHECKPOINT_PREFIX
