@@ -3,10 +3,28 @@
 from perceiver_rl.core import Encoding, EntityCore
 from perceiver_rl.cost import CoreCost, core_cost, count_params
 from perceiver_rl.entities import EntitySpec, EntityType, entity_space, parse_entity_space
+from perceiver_rl.extractor import PerceiverExtractor
+from perceiver_rl.network import CORES, CoreConfig, EntityEncoder, make_core
 from perceiver_rl.perceiver import PerceiverIO
+from perceiver_rl.policies import MaskablePerceiverPolicy, PerceiverPolicy
+from perceiver_rl.queries import ActionLayout, ActionQueries, LearnedQueries, action_layout
+from perceiver_rl.tokens import EntityTokenizer, Tokens
 from perceiver_rl.transformer import TransformerCore
 
 __all__ = [
+    "CORES",
+    "ActionLayout",
+    "ActionQueries",
+    "CoreConfig",
+    "EntityEncoder",
+    "EntityTokenizer",
+    "LearnedQueries",
+    "MaskablePerceiverPolicy",
+    "PerceiverExtractor",
+    "PerceiverPolicy",
+    "Tokens",
+    "action_layout",
+    "make_core",
     "CoreCost",
     "Encoding",
     "EntityCore",

@@ -1,0 +1,73 @@
+"""The encoder half of every policy: entity tokens, then a core (``"perceiver"`` or ``"transformer"``).
+
+:func:`make_core` is the one switch between the cores; everything around it stays the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from perceiver_rl.core import Encoding, EntityCore
+from perceiver_rl.entities import EntitySpec
+from perceiver_rl.perceiver import PerceiverIO
+from perceiver_rl.tokens import EntityTokenizer, Tokens
+from perceiver_rl.transformer import TransformerCore
+
+CORES = ("perceiver", "transformer")
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """Sizes of a policy's core.
+
+    Policy defaults are smaller than the cores' paper-sized defaults (128 wide, 32 latents, 3 layers): PPO on a CPU
+    runs the network on every minibatch, and games of tens of entities are learned as well at 64 wide with 16
+    latents and 2 layers (see docs/BENCHMARKS.md, PPO throughput). ``num_latents``, ``num_repeats`` and
+    ``cross_heads`` shape the Perceiver only; the Transformer keeps one token per entity and ignores them, so that
+    switching ``core`` changes nothing else in a preset.
+    """
+
+    core: str = "perceiver"
+    dim: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    mlp_ratio: float = 2.0
+    num_latents: int = 16
+    num_repeats: int = 1
+    cross_heads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.core not in CORES:
+            raise ValueError(f"core: expected one of {list(CORES)}, got {self.core!r}")
+
+    def to_dict(self) -> dict:
+        """The config as keyword arguments (for ``policy_kwargs`` and saved configs)."""
+        return asdict(self)
+
+
+def make_core(config: CoreConfig, input_dim: int, query_dim: int, output_dim: int) -> EntityCore:
+    """Build the core that ``config.core`` names, at the sizes ``config`` gives."""
+    shared = dict(num_layers=config.num_layers, num_heads=config.num_heads, mlp_ratio=config.mlp_ratio)
+    if config.core == "perceiver":
+        return PerceiverIO(input_dim, query_dim, output_dim, num_latents=config.num_latents, latent_dim=config.dim,
+                           num_repeats=config.num_repeats, cross_heads=config.cross_heads, **shared)
+    return TransformerCore(input_dim, query_dim, output_dim, model_dim=config.dim, **shared)
+
+
+class EntityEncoder(nn.Module):
+    """Tokens of an entity observation, and the core's encoding of them, which decoder queries then read."""
+
+    def __init__(self, spec: EntitySpec, config: CoreConfig, output_dim: int | None = None) -> None:
+        super().__init__()
+        self.spec, self.config = spec, config
+        self.tokenizer = EntityTokenizer(spec, config.dim)
+        self.core = make_core(config, config.dim, config.dim, output_dim or config.dim)
+
+    def forward(self, obs: Mapping[str, torch.Tensor]) -> tuple[Tokens, Encoding]:
+        """obs (preprocessed by SB3) -> tokens (B, N, dim) and the encoding that queries attend to."""
+        tokens = self.tokenizer(obs)
+        return tokens, self.core.encode(tokens.tokens, tokens.mask)

@@ -1,0 +1,124 @@
+"""stable-baselines3 policies whose action logits and value are decoded by queries from an entity core.
+
+Data flow of one step::
+
+    obs dict ──EntityTokenizer──> tokens (B, N, D), mask (B, N)
+             ──core.encode──────> encoding (Perceiver: latents (B, L, D); Transformer: entities (B, N, D) + mask)
+    queries  = [value query] + action queries (learned per verb; per actor from its own token; pointer queries)
+             ──core.decode──────> (B, Q, D) ──heads──> flat logits (B, sum(choices)), value (B, 1)
+    logits   ──SB3 (Maskable)Categorical / MultiCategorical──> actions, log-probs, entropy
+
+``core="perceiver" | "transformer"`` is the only switch between the two cores; tokens, queries and heads are
+identical. The SB3 MLP extractor, action net and value net are replaced by the modules above, and the optimizer is
+rebuilt over them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.distributions import Distribution
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.preprocessing import preprocess_obs
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+
+from perceiver_rl.entities import parse_entity_space
+from perceiver_rl.network import CoreConfig, EntityEncoder
+from perceiver_rl.queries import ActionQueries, action_layout
+
+
+class _EntityActorCritic:
+    """What both policies share: building the entity network, and every SB3 entry point routed through it.
+
+    ``action_masks`` is None for the plain policy; MaskablePPO passes one flat (B, sum(choices)) mask.
+    """
+
+    observation_space: spaces.Dict
+    action_space: spaces.Space
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Schedule,
+        core: str = "perceiver",
+        actor: str | None = None,
+        targets: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        sizes = {k: kwargs.pop(k) for k in list(kwargs) if k in CoreConfig.__dataclass_fields__}
+        # Set before SB3's constructor, which calls _build().
+        self.core_config = CoreConfig(core=core, **sizes)
+        self.actor, self.targets = actor, targets
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        spec = parse_entity_space(self.observation_space)
+        layout = action_layout(self.action_space, spec, self.actor, self.targets)
+        self.encoder = EntityEncoder(spec, self.core_config)
+        self.heads = ActionQueries(layout, self.core_config.dim)
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(self.core_config.to_dict(), actor=self.actor, targets=self.targets)
+        return data
+
+    def logits_and_values(self, obs: PyTorchObs) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flat action logits (B, sum(choices)) and values (B, 1) of a batch of observations."""
+        obs = preprocess_obs(obs, self.observation_space, normalize_images=False)
+        tokens, encoding = self.encoder(obs)
+        return self.heads(tokens, encoding, self.encoder.core)
+
+    def _distribution(self, obs: PyTorchObs, action_masks: np.ndarray | None) -> tuple[Distribution, torch.Tensor]:
+        logits, values = self.logits_and_values(obs)
+        distribution = self.action_dist.proba_distribution(action_logits=logits)
+        if action_masks is not None:
+            distribution.apply_masking(action_masks)
+        return distribution, values
+
+    def forward(self, obs: PyTorchObs, deterministic: bool = False, action_masks: np.ndarray | None = None):
+        """Actions, values (B, 1) and log-probabilities (B,) for a batch of observations."""
+        distribution, values = self._distribution(obs, action_masks)
+        actions = distribution.get_actions(deterministic=deterministic)
+        log_prob = distribution.log_prob(actions)
+        return actions.reshape((-1, *self.action_space.shape)), values, log_prob
+
+    def evaluate_actions(self, obs: PyTorchObs, actions: torch.Tensor, action_masks: np.ndarray | None = None):
+        """Values, log-probabilities and entropies of ``actions`` under the current policy."""
+        distribution, values = self._distribution(obs, action_masks)
+        return values, distribution.log_prob(actions), distribution.entropy()
+
+    def get_distribution(self, obs: PyTorchObs, action_masks: np.ndarray | None = None) -> Distribution:
+        """The action distribution for a batch of observations."""
+        return self._distribution(obs, action_masks)[0]
+
+    def predict_values(self, obs: PyTorchObs) -> torch.Tensor:
+        """The value estimates (B, 1)."""
+        return self.logits_and_values(obs)[1]
+
+
+_SIZES_DOC = """
+    Args (beyond SB3's):
+        core: ``"perceiver"`` (Perceiver IO) or ``"transformer"`` (the baseline core it replaces).
+        actor: an entity type ``T``; the action space is then ``MultiDiscrete([A] * max_T)``, one action per slot.
+        targets: an entity type ``U``; the last ``max_U`` choices of each dimension point at ``U``'s slots.
+        dim, num_layers, num_heads, mlp_ratio, num_latents, num_repeats, cross_heads: core sizes
+            (:class:`~perceiver_rl.network.CoreConfig`).
+"""
+
+
+class PerceiverPolicy(_EntityActorCritic, ActorCriticPolicy):
+    """Actor-critic policy for PPO/A2C over entity observations; logits and value come from decoder queries."""
+
+    __doc__ += _SIZES_DOC
+
+
+class MaskablePerceiverPolicy(_EntityActorCritic, MaskableActorCriticPolicy):
+    """The same policy for sb3-contrib's MaskablePPO: invalid choices are masked before sampling."""
+
+    __doc__ += _SIZES_DOC

@@ -1,0 +1,168 @@
+"""Action and value logits decoded from queries.
+
+Every choice is read out of the encoding by a decoder query:
+
+- a fixed verb: a learned query per choice, decoded to one logit;
+- with an ``actor`` type, one action per actor slot: the queries are the actor's own token (projected) plus the learned
+  verb embedding, so each unit's decision reads the whole set from its own point of view, and the decoder's query
+  residual keeps its own features in the output;
+- a pointer choice (``targets``): a decoded pointer query dotted with a key per target entity; absent targets get
+  a large negative logit (finite, so that entropies stay finite);
+- padded actor slots get a fixed no-op distribution (all mass on choice 0): zero entropy, zero log-probability;
+- the value: a learned value query decoded to one number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from gymnasium import spaces
+from torch import nn
+
+from perceiver_rl.core import Encoding, EntityCore
+from perceiver_rl.entities import EntitySpec
+from perceiver_rl.tokens import Tokens
+
+NEG_LOGIT = -1e8  # an impossible choice: exp() is 0 in float32, and 0 * NEG_LOGIT is 0 in the entropy
+
+
+@dataclass(frozen=True)
+class ActionLayout:
+    """How an action space splits into dimensions, verbs and pointer choices.
+
+    ``choices[d]`` is the size of dimension ``d``; its first ``choices[d] - num_targets`` choices are verbs and the
+    last ``num_targets`` point at the slots of type ``targets``. With ``actor``, dimension ``d`` is actor slot ``d``.
+    """
+
+    choices: tuple[int, ...]
+    actor: str | None
+    targets: str | None
+    num_targets: int
+
+    @property
+    def verbs(self) -> tuple[int, ...]:
+        """The number of verb choices of each dimension."""
+        return tuple(c - self.num_targets for c in self.choices)
+
+
+def _action_rule(spec: EntitySpec) -> str:
+    return (
+        "Discrete(A) or MultiDiscrete(nvec) for global choices; MultiDiscrete([A] * max_T) with actor=T; with "
+        "targets=U the last max_U choices of every dimension point at U's slots (A >= max_U, same A in every "
+        f"dimension); entity types available: {list(spec.names)}"
+    )
+
+
+def action_layout(action_space: spaces.Space, spec: EntitySpec, actor: str | None, targets: str | None) -> ActionLayout:
+    """Check ``action_space`` against the rule for ``actor``/``targets`` and return its layout (or a ValueError)."""
+    if actor is not None:
+        spec.require(actor, "actor")
+    if targets is not None:
+        spec.require(targets, "targets")
+    if isinstance(action_space, spaces.Discrete):
+        if actor is not None:
+            raise ValueError(
+                f"action_space: actor={actor!r} needs MultiDiscrete([A] * {spec[actor].max_count}), got "
+                f"{action_space}. Rule: {_action_rule(spec)}"
+            )
+        choices: tuple[int, ...] = (int(action_space.n),)
+    elif isinstance(action_space, spaces.MultiDiscrete) and action_space.nvec.ndim == 1:
+        choices = tuple(int(n) for n in action_space.nvec)
+    else:
+        raise ValueError(f"action_space: expected Discrete or 1-D MultiDiscrete, got {action_space}. "
+                         f"Rule: {_action_rule(spec)}")
+    if actor is not None and (len(choices) != spec[actor].max_count or len(set(choices)) != 1):
+        raise ValueError(
+            f"action_space: actor={actor!r} expects MultiDiscrete([A] * {spec[actor].max_count}) (one action per "
+            f"slot of {actor!r}), got {action_space}. Rule: {_action_rule(spec)}"
+        )
+    num_targets = spec[targets].max_count if targets is not None else 0
+    if targets is not None and (len(set(choices)) != 1 or choices[0] < num_targets):
+        raise ValueError(
+            f"action_space: targets={targets!r} expects every dimension to have the same A >= {num_targets} "
+            f"choices (the last {num_targets} point at {targets!r}), got {action_space}. Rule: {_action_rule(spec)}"
+        )
+    return ActionLayout(choices, actor, targets, num_targets)
+
+
+class LearnedQueries(nn.Module):
+    """A learned query array (num, dim), truncated-normal initialised like the latent array."""
+
+    def __init__(self, num: int, dim: int) -> None:
+        super().__init__()
+        self.queries = nn.Parameter(torch.empty(num, dim))
+        nn.init.trunc_normal_(self.queries, std=0.02, a=-2.0, b=2.0)
+
+    def forward(self) -> torch.Tensor:
+        """(num, dim)."""
+        return self.queries
+
+
+class ActionQueries(nn.Module):
+    """Decode flat action logits (B, sum(choices)) and values (B, 1) from an encoding, through one decoder pass."""
+
+    def __init__(self, layout: ActionLayout, dim: int) -> None:
+        super().__init__()
+        self.layout = layout
+        verbs = layout.verbs
+        self.verbs_per_row = verbs[0] if layout.actor is not None else sum(verbs)  # verb queries per query row
+        if layout.actor is not None:
+            self.actor_proj = nn.Linear(dim, dim)  # the actor's token, seen as a query
+            self.verb_queries = LearnedQueries(verbs[0], dim)  # shared by all actors
+            num_pointer = 1
+        else:
+            self.verb_queries = LearnedQueries(sum(verbs), dim)  # one per (dimension, verb)
+            num_pointer = len(layout.choices)
+        self.pointer_queries = LearnedQueries(num_pointer, dim) if layout.targets else None
+        self.value_query = LearnedQueries(1, dim)
+        self.verb_logit = nn.Linear(dim, 1)
+        self.value_head = nn.Linear(dim, 1)
+        if layout.targets is not None:
+            self.pointer_proj = nn.Linear(dim, dim)
+            self.target_key = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        if layout.actor is not None:
+            # The fixed distribution of a padded actor slot: all mass on choice 0 (zero entropy, zero log-prob).
+            noop = torch.full((layout.choices[0],), NEG_LOGIT)
+            noop[0] = 0.0
+            self.register_buffer("noop_logits", noop, persistent=False)
+        # Start near a uniform policy, as SB3 does with a 0.01-gain action head.
+        for head in [self.verb_logit] + ([self.pointer_proj] if layout.targets else []):
+            nn.init.orthogonal_(head.weight, gain=0.01)
+            nn.init.zeros_(head.bias)
+
+    def _queries(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
+        """All queries (B, Q, D) with their mask, and (rows, per_row): Q = 1 value + rows * per_row action queries."""
+        batch = tokens.tokens.shape[0]
+        learned = [self.verb_queries()] + ([self.pointer_queries()] if self.pointer_queries is not None else [])
+        value = self.value_query().expand(batch, -1, -1)  # (B, 1, D)
+        if self.layout.actor is None:
+            action = torch.cat(learned, dim=0).expand(batch, -1, -1)  # (B, sum(verbs) + pointers, D)
+            return torch.cat([value, action], dim=1), None, (1, action.shape[1])
+        actors, actor_mask = tokens.of(self.layout.actor)  # (B, A, D), (B, A)
+        per_actor = torch.cat(learned, dim=0)  # (V + P, D)
+        action = self.actor_proj(actors)[:, :, None] + per_actor  # (B, A, V + P, D)
+        rows, per_row = action.shape[1], action.shape[2]
+        query_mask = torch.cat([actor_mask.new_ones(batch, 1), actor_mask.repeat_interleave(per_row, dim=1)], dim=1)
+        return torch.cat([value, action.flatten(1, 2)], dim=1), query_mask, (rows, per_row)
+
+    def forward(self, tokens: Tokens, encoding: Encoding, core: EntityCore) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, sum(choices)) and values (B, 1)."""
+        layout = self.layout
+        queries, query_mask, (rows, per_row) = self._queries(tokens)
+        out = core.decode(encoding, queries, query_mask)  # (B, Q, D)
+        values = self.value_head(out[:, 0])  # (B, 1)
+        out = out[:, 1:].unflatten(1, (rows, per_row))  # (B, rows, per_row, D)
+        logits = self.verb_logit(out[:, :, : self.verbs_per_row]).flatten(1)  # (B, rows * num_verbs): all verb logits
+        if layout.actor is not None or layout.targets is not None:  # every dimension has the same choices
+            logits = logits.unflatten(1, (len(layout.choices), layout.verbs[0]))  # (B, dims, V)
+        if layout.targets is not None:
+            pointer = self.pointer_proj(out[:, :, self.verbs_per_row :].flatten(1, 2))  # (B, dims, D)
+            targets, target_mask = tokens.of(layout.targets)  # (B, T, D), (B, T)
+            keys = self.target_key(targets)
+            pointer_logits = pointer @ keys.transpose(1, 2) / keys.shape[-1] ** 0.5  # (B, dims, T)
+            logits = torch.cat([logits, pointer_logits.masked_fill(~target_mask[:, None, :], NEG_LOGIT)], dim=-1)
+        if layout.actor is not None:
+            _, actor_mask = tokens.of(layout.actor)
+            logits = torch.where(actor_mask[..., None], logits, self.noop_logits)
+        return logits.flatten(1), values
