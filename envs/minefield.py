@@ -42,8 +42,8 @@ class Minefield(EntityEnv):
     Observation: ``"mine"`` (n_mines, 5): offset to the agent (dx, dy) / ``view`` (clipped to [-1, 1]), velocity /
     0.03, and closeness ``max(0, 1 - gap / view)`` (gap = distance between the edges); ``"global"`` (6): goal offset
     (dx, dy) / goal_distance, agent x / L, y / L, step fraction, goal distance / goal_distance.
-    Reward: ``progress_reward`` x (decrease of the distance to the goal) per step, ``+bonus`` on reaching the goal
-    (within 0.1; ``info["is_success"] = True``), ``-bonus`` on touching a mine (the episode ends).
+    Reward: ``progress_reward`` x (decrease of the distance to the goal) per step, ``+goal_bonus`` on reaching the
+    goal (within 0.1; ``info["is_success"] = True``), ``-hit_penalty`` on touching a mine (the episode ends).
 
     Args:
         n_mines: mine slots, 1..65536 (default 64; the scaling claim uses 16..4096).
@@ -51,7 +51,8 @@ class Minefield(EntityEnv):
         density: mines per unit area (default 2.0).
         mine_radius: default 0.06. agent_radius: default 0.03. speed: agent step length (default 0.06).
         goal_distance: start-goal distance (default 1.5). view: feature scale of offsets (default 1.0).
-        progress_reward, bonus: reward scales (default 2.0 and 5.0). max_steps: step limit (default 80).
+        progress_reward, goal_bonus, hit_penalty: reward scales (default 2.0, 5.0, 5.0).
+        max_steps: step limit (default 80).
         render_mode: ``None`` or ``"rgb_array"``.
     """
 
@@ -66,7 +67,8 @@ class Minefield(EntityEnv):
         goal_distance: float = 1.5,
         view: float = 1.0,
         progress_reward: float = 2.0,
-        bonus: float = 5.0,
+        goal_bonus: float = 5.0,
+        hit_penalty: float = 5.0,
         max_steps: int = 80,
         render_mode: str | None = None,
     ):
@@ -81,7 +83,8 @@ class Minefield(EntityEnv):
         self.goal_distance = check_float("goal_distance", goal_distance, 0.2, 10.0)
         self.view = check_float("view", view, 0.1)
         self.progress_reward = check_float("progress_reward", progress_reward, 0.0)
-        self.bonus = check_float("bonus", bonus, 0.0)
+        self.goal_bonus = check_float("goal_bonus", goal_bonus, 0.0)
+        self.hit_penalty = check_float("hit_penalty", hit_penalty, 0.0)
         self.max_steps = check_int("max_steps", max_steps, 1)
         self.half = max(1.0, float(np.sqrt(self.n_mines / self.density)) / 2)  # L
         self.action_space = spaces.Discrete(len(MOVES))
@@ -134,7 +137,8 @@ class Minefield(EntityEnv):
         hit = bool(np.count_nonzero(self.present & (dist < self.mine_radius + self.agent_radius)))
         goal_dist = float(np.hypot(*(self.goal - self.agent)))
         reached = goal_dist < 0.1 and not hit
-        reward = self.progress_reward * (self._goal_dist - goal_dist) + self.bonus * (float(reached) - float(hit))
+        progress = self.progress_reward * (self._goal_dist - goal_dist)
+        reward = progress + self.goal_bonus * reached - self.hit_penalty * hit
         self._goal_dist = goal_dist
         terminated = hit or reached
         truncated = not terminated and self._steps >= self.max_steps
