@@ -235,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"train_agent.py {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # before or after training (during it, train() saves and returns)
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -79,5 +79,6 @@ def run_grid(
                                          "cells": [asdict(c) for c in cells]})
     failed = [c for c in cells if c.returncode != 0]
     for cell in failed:
-        print(f"{cell.core} seed {cell.seed}: {cell.outcome} (log: {compare_dir / cell.log})", flush=True)
+        log = f" (log: {compare_dir / cell.log})" if cell.returncode is not None else ""
+        print(f"{cell.core} seed {cell.seed}: {cell.outcome}{log}", flush=True)
     return compare_dir, failed

@@ -23,7 +23,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.errors import UsageError
 from agents.presets import AgentConfig, game_presets, resolve_config
-from perceiver_rl import parse_entity_space
+from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, parse_entity_space
 
 #: Packages imported before looking up an env id: ``envs`` registers the shipped games (``perceiver_rl/<Name>-v0``).
 DEFAULT_ENV_PACKAGES = ("envs",)
@@ -81,8 +81,6 @@ def _policy(core: str, maskable: bool) -> type | str:
     """The policy class (or SB3 policy name) of ``core``."""
     if core == "mlp":
         return "MultiInputPolicy"
-    from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy
-
     return MaskablePerceiverPolicy if maskable else PerceiverPolicy
 
 

@@ -137,7 +137,8 @@ def build_report(root: Path) -> Path:
     grid = root / GRID_FILE
     if grid.is_file():
         cells = json.loads(grid.read_text())["cells"]
-        notes += [f"{c['core']} seed {c['seed']}: {c['outcome']} (log: {c['log']})" for c in cells if c["returncode"]]
+        notes += [f"{c['core']} seed {c['seed']}: {c['outcome']}" + (f" (log: {c['log']})" if c["returncode"] else "")
+                  for c in cells if c["returncode"] != 0]
 
     out = root / REPORT_DIR
     out.mkdir(exist_ok=True)

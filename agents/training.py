@@ -63,7 +63,6 @@ def train(
     device: str = "auto",
     resume: Path | None = None,
     echo: bool = True,
-    command: list[str] | None = None,
 ) -> TrainResult:
     """Train ``config`` in a new folder under ``logdir`` (continuing ``resume``'s weights and step count if given)."""
     n_envs, total = config.run["n_envs"], config.run["total_timesteps"]
@@ -78,7 +77,7 @@ def train(
 
     run_dir = create_run_dir(logdir, config)
     meta = {
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": command or sys.argv, "run_dir": str(run_dir),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": sys.argv, "run_dir": str(run_dir),
         "algorithm": type(model).__name__, "policy": type(model.policy).__name__,
         "parameters": count_parameters(model), "device": str(model.device), "threads": torch.get_num_threads(),
         "resumed_from": str(resume) if resume else None, "versions": _versions(),

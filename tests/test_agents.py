@@ -1,0 +1,103 @@
+"""agents/: presets resolve in layers, make_agent assembles the right algorithm and policy, the report aggregates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+from sb3_contrib import MaskablePPO
+from stable_baselines3 import PPO
+
+import envs
+from agents import CORES, AgentConfig, UsageError, make_agent, resolve_config
+from agents.callbacks import EVAL_COLUMNS
+from agents.presets import game_presets, parse_assignment
+from agents.report import build_report
+from agents.rundir import EVAL_CSV, save_config
+from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy
+
+SKIRMISH = "perceiver_rl/Skirmish-v0"
+TINY = {"n_envs": 1, "n_steps": 16, "batch_size": 16}
+TINY_CORE = {"perceiver": {"dim": 16, "num_latents": 4, "num_layers": 1, "num_heads": 2},
+             "transformer": {"dim": 16, "num_layers": 1, "num_heads": 2}, "mlp": {"net_arch": [16]}}
+
+
+def test_presets_layer_default_game_and_overrides(tmp_path: Path) -> None:
+    generic = resolve_config("CartPole-v1", "perceiver")  # no game preset: default.yaml alone
+    assert generic.policy["actor"] is None and generic.run["total_timesteps"] == 200_000
+    skirmish = resolve_config(SKIRMISH, "perceiver", seed=3)
+    assert (skirmish.policy["actor"], skirmish.policy["targets"]) == ("ally", "enemy")
+    assert skirmish.run["total_timesteps"] < generic.run["total_timesteps"] and skirmish.seed == 3
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("algo:\n  gamma: 0.9\npolicy:\n  dim: 32\n")
+    custom = resolve_config(SKIRMISH, "perceiver", overrides={"dim": 48}, config_file=config_file)
+    assert custom.algo["gamma"] == 0.9 and custom.policy["dim"] == 48  # --set wins over the config file
+
+
+def test_set_values_are_parsed_and_type_checked() -> None:
+    assert parse_assignment("learning_rate=1e-3") == ("learning_rate", 0.001)
+    assert parse_assignment("net_arch=[64, 64]") == ("net_arch", [64, 64])
+    assert parse_assignment("actor=ally") == ("actor", "ally")
+    assert resolve_config(SKIRMISH, "mlp", overrides={"learning_rate": 1}).algo["learning_rate"] == 1.0
+    with pytest.raises(UsageError, match="n_steps expects an integer, got 1.5"):
+        resolve_config(SKIRMISH, "mlp", overrides={"n_steps": 1.5})
+    with pytest.raises(UsageError, match="n_envs must be an integer >= 1, got 0"):
+        resolve_config(SKIRMISH, "mlp", overrides={"n_envs": 0})
+    with pytest.raises(UsageError, match="--set expects key=value"):
+        parse_assignment("learning_rate")
+
+
+def test_core_qualified_keys_apply_to_their_core_only() -> None:
+    overrides = {"mlp.net_arch": [8], "perceiver.num_latents": 4, "gamma": 0.5}
+    assert resolve_config(SKIRMISH, "mlp", overrides=overrides).policy == {"net_arch": [8]}
+    perceiver = resolve_config(SKIRMISH, "perceiver", overrides=overrides)
+    assert perceiver.policy["num_latents"] == 4 and perceiver.algo["gamma"] == 0.5
+    with pytest.raises(UsageError, match="'lstm' is not a core"):
+        resolve_config(SKIRMISH, "mlp", overrides={"lstm.size": 3})
+
+
+@pytest.mark.parametrize("env_id", list(envs.GAMES))
+def test_every_shipped_game_has_a_preset_with_its_action_roles(env_id: str) -> None:
+    assert env_id in game_presets()
+    for core in ("perceiver", "transformer"):
+        policy = resolve_config(env_id, core).policy
+        assert {"actor": policy["actor"], "targets": policy["targets"]} == envs.GAMES[env_id].action_roles
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("env_id", list(envs.GAMES))
+def test_make_agent_builds_every_game_and_core(env_id: str, core: str) -> None:
+    agent = make_agent(env_id, core=core, seed=0, **TINY, **TINY_CORE[core])
+    env = agent.get_env()
+    maskable = hasattr(gym.make(env_id).unwrapped, "action_masks")
+    assert type(agent) is (MaskablePPO if maskable else PPO)
+    if core != "mlp":
+        assert isinstance(agent.policy, MaskablePerceiverPolicy if maskable else PerceiverPolicy)
+        assert agent.policy.core_config.core == core and agent.policy.core_config.dim == 16
+    assert agent.seed == 0 and agent.n_steps == 16
+    masks = {"action_masks": env.env_method("action_masks")[0]} if maskable else {}
+    action, _ = agent.predict(env.reset(), **masks)
+    assert env.action_space.contains(action[0])
+
+
+def test_report_aggregates_seeds_with_rliable(tmp_path: Path) -> None:
+    """Three seeds per core whose final returns are 8, 9, 10 (perceiver) and 3, 4, 5 (mlp)."""
+    for core, offset in (("perceiver", 5.0), ("mlp", 0.0)):
+        for seed in range(3):
+            run = tmp_path / f"Game-v0__{core}__{seed}__0"
+            run.mkdir()
+            config = AgentConfig("Game-v0", core, seed, {}, {}, {})
+            save_config(run, config, {"parameters": 1000 if core == "mlp" else 2000})
+            rows = [f"{s},{s / 100 + seed},{s / 100},{offset + seed + s / 100},1,0.5" for s in (100, 200, 300)]
+            (run / EVAL_CSV).write_text(",".join(EVAL_COLUMNS) + "\n" + "\n".join(rows) + "\n")
+    report = json.loads(build_report(tmp_path).with_name("report.json").read_text())
+    perceiver, mlp = report["cores"]["perceiver"], report["cores"]["mlp"]
+    assert perceiver["final_returns"] == [8.0, 9.0, 10.0] and perceiver["iqm"] == pytest.approx(9.0)
+    assert mlp["iqm"] == pytest.approx(4.0) and mlp["iqm_ci95"][0] >= 3.0 and mlp["iqm_ci95"][1] <= 5.0
+    assert mlp["steps_per_second"] == pytest.approx(100.0) and mlp["parameters"] == 1000
+    assert report["probability_of_improvement"]["perceiver > mlp"]["p"] == 1.0
+    assert report["probability_of_improvement"]["mlp > perceiver"]["p"] == 0.0
+    for name in ("report.md", "curves_steps.png", "curves_time.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 0
