@@ -61,7 +61,10 @@ class _EntityActorCritic:
         layout = action_layout(self.action_space, spec, self.actor, self.targets)
         self.encoder = EntityEncoder(spec, self.core_config)
         self.heads = ActionQueries(layout, self.core_config.dim)
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        kwargs = dict(self.optimizer_kwargs)
+        if self.optimizer_class in (torch.optim.Adam, torch.optim.AdamW) and not {"fused", "foreach"} & set(kwargs):
+            kwargs["fused"] = True  # the same update, in one pass over all the small tensors
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()

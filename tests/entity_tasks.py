@@ -82,6 +82,7 @@ class PerActorTask(_OneStepTask):
         n = self.action_space.shape[0]
         mask = self._present(n, 1)
         values = self.np_random.uniform(-1, 1, size=(n, 2))
+        values[:, 0] = self.np_random.choice([-1, 1], size=n) * self.np_random.uniform(0.2, 1, size=n)  # a margin
         return {"unit": self._features(values, mask), "unit_mask": mask}
 
     def _score(self, action):
