@@ -46,19 +46,19 @@ class Minefield(EntityEnv):
     goal (within 0.1; ``info["is_success"] = True``), ``-hit_penalty`` on touching a mine (the episode ends).
 
     Args:
-        n_mines: mine slots, 1..65536 (default 64; the scaling claim uses 16..4096).
+        n_mines: mine slots, 1..65536 (default 16; the scaling benchmarks use 16..4096).
         min_mines: least mines drawn per episode (default 3/4 of ``n_mines``, rounded up).
         density: mines per unit area (default 2.0).
         mine_radius: default 0.06. agent_radius: default 0.03. speed: agent step length (default 0.06).
         goal_distance: start-goal distance (default 1.5). view: feature scale of offsets (default 1.0).
-        progress_reward, goal_bonus, hit_penalty: reward scales (default 2.0, 5.0, 5.0).
+        progress_reward, goal_bonus, hit_penalty: reward scales (default 5.0, 5.0, 2.0).
         max_steps: step limit (default 80).
         render_mode: ``None`` or ``"rgb_array"``.
     """
 
     def __init__(
         self,
-        n_mines: int = 64,
+        n_mines: int = 16,
         min_mines: int | None = None,
         density: float = 2.0,
         mine_radius: float = 0.06,
@@ -66,9 +66,9 @@ class Minefield(EntityEnv):
         speed: float = 0.06,
         goal_distance: float = 1.5,
         view: float = 1.0,
-        progress_reward: float = 2.0,
+        progress_reward: float = 5.0,
         goal_bonus: float = 5.0,
-        hit_penalty: float = 5.0,
+        hit_penalty: float = 2.0,
         max_steps: int = 80,
         render_mode: str | None = None,
     ):
