@@ -3,6 +3,7 @@
 from perceiver_rl.core import Encoding, EntityCore
 from perceiver_rl.cost import CoreCost, core_cost, count_params
 from perceiver_rl.entities import EntitySpec, EntityType, entity_space, parse_entity_space
+from perceiver_rl.explain import Explanation, explain
 from perceiver_rl.extractor import PerceiverExtractor
 from perceiver_rl.network import CORES, CoreConfig, EntityEncoder, make_core
 from perceiver_rl.perceiver import PerceiverIO
@@ -18,6 +19,7 @@ __all__ = [
     "CoreConfig",
     "EntityEncoder",
     "EntityTokenizer",
+    "Explanation",
     "LearnedQueries",
     "MaskablePerceiverPolicy",
     "PerceiverExtractor",
@@ -33,6 +35,7 @@ __all__ = [
     "PerceiverIO",
     "TransformerCore",
     "core_cost",
+    "explain",
     "count_params",
     "entity_space",
     "parse_entity_space",

@@ -26,6 +26,19 @@ def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: to
     return out.masked_fill(empty[:, None, None, None], 0.0)
 
 
+def attention_probs(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The head-averaged attention probabilities that :func:`masked_attention` applies: (B, Q, N).
+
+    Exactly zero on absent keys, and zero rows for an empty key set. For inspection only: the forward pass never
+    materialises them. Shapes: q (B, H, Q, Dh), k (B, H, N, Dh), mask (B, N) bool or None.
+    """
+    scores = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5  # (B, H, Q, N)
+    if mask is None:
+        return scores.softmax(dim=-1).mean(dim=1)
+    probs = scores.masked_fill(~mask[:, None, None, :], float("-inf")).softmax(dim=-1)
+    return probs.nan_to_num(0.0).mean(dim=1)  # an empty set's all -inf row gives NaN: it attends to nothing
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention of ``query_dim`` queries over ``context_dim`` keys/values, projected back to ``query_dim``.
 
@@ -105,6 +118,13 @@ class AttentionBlock(nn.Module):
         """The normalised queries and context that the attention sees."""
         h = self.norm_x(x)
         return h, (h if self.is_self_attention else self.norm_context(context))
+
+    def attention_map(
+        self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The head-averaged attention probabilities of this block's queries over its context: (B, Q, N)."""
+        q, k, _ = self.attn.project(*self.normed(x, context))
+        return attention_probs(q, k, mask)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None):
         """x (B, Q, dim), context (B, N, context_dim) or None, mask (B, N) bool or None -> (B, Q, dim)."""

@@ -69,11 +69,17 @@ class QueryDecoder(nn.Module):
         return self.out(self.norm(self.block(queries, encoding.tokens, encoding.mask)))
 
 
+def rollout_step(attention: torch.Tensor, relevance: torch.Tensor) -> torch.Tensor:
+    """Carry ``relevance`` (B, M, N) through a residual self-attention layer with map ``attention`` (B, M, M)."""
+    return 0.5 * attention @ relevance + 0.5 * relevance
+
+
 class EntityCore(nn.Module):
     """Base class of the cores: argument checks and the ``forward = decode(encode(...))`` contract.
 
     Subclasses set ``input_dim`` and ``query_dim``, build ``self.decoder`` (a :class:`QueryDecoder`) and implement
-    ``_encode(inputs, mask)`` on checked arguments whose padded rows are already zeroed.
+    ``_encode(inputs, mask)`` and ``_relevance(inputs, mask, queries)`` on checked arguments whose padded rows are
+    already zeroed.
     """
 
     input_dim: int
@@ -83,8 +89,8 @@ class EntityCore(nn.Module):
     def _encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> Encoding:
         raise NotImplementedError
 
-    def encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> Encoding:
-        """Encode ``inputs`` (B, N, input_dim) where ``mask`` (B, N) is True; padded content never matters."""
+    def _checked(self, inputs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check the arguments; return the inputs with padded rows zeroed and the mask as bool."""
         if inputs.dim() != 3 or inputs.shape[-1] != self.input_dim:
             raise ValueError(f"inputs: expected shape (B, N, {self.input_dim}), got {_shape(inputs)}")
         if not inputs.is_floating_point():
@@ -93,8 +99,28 @@ class EntityCore(nn.Module):
             raise ValueError(f"mask: expected shape {_shape(inputs)[:2]} (B, N) to match inputs, got {_shape(mask)}")
         mask = as_bool_mask(mask, "mask")
         # Wipe padded rows so that nothing in them (NaN included) can reach an output through a zero weight.
-        inputs = inputs.masked_fill(~mask[..., None], 0.0)
-        return self._encode(inputs, mask)
+        return inputs.masked_fill(~mask[..., None], 0.0), mask
+
+    def encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> Encoding:
+        """Encode ``inputs`` (B, N, input_dim) where ``mask`` (B, N) is True; padded content never matters."""
+        return self._encode(*self._checked(inputs, mask))
+
+    def _relevance(self, inputs: torch.Tensor, mask: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def relevance(self, inputs: torch.Tensor, mask: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        """How much each query's output draws on each input: (B, Q, N), >= 0, rows summing to 1 over present inputs.
+
+        Attention maps averaged over heads and composed from the queries down to the inputs; each self-attention
+        layer counts as ``0.5 * attention + 0.5 * identity`` for its residual (attention rollout, Abnar & Zuidema
+        2020). Exactly 0 on padded inputs; all 0 for a sample with none present. Runs its own pass: the ordinary
+        forward pass never computes it.
+        """
+        inputs, mask = self._checked(inputs, mask)
+        batch = inputs.shape[0]
+        if queries.dim() == 2:
+            queries = queries.expand(batch, -1, -1)
+        return self._relevance(inputs, mask, queries)
 
     def decode(self, encoding: Encoding, queries: torch.Tensor, query_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Decode ``queries`` (B, Q, query_dim) or (Q, query_dim) against ``encoding``: (B, Q, output_dim).

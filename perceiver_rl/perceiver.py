@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from perceiver_rl.attention import AttentionBlock
-from perceiver_rl.core import Encoding, EntityCore, QueryDecoder
+from perceiver_rl.core import Encoding, EntityCore, QueryDecoder, rollout_step
 
 
 class LatentArray(nn.Module):
@@ -92,3 +92,13 @@ class PerceiverIO(EntityCore):
             for layer in self.layers:
                 z = layer(z)  # latent self-attention is never masked
         return Encoding(z, None)
+
+    def _relevance(self, inputs: torch.Tensor, mask: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        latents = self.latents(inputs.shape[0])
+        relevance = self.encoder.attention_map(latents, inputs, mask)  # (B, L, N): latents -> entities
+        z = self.encoder(latents, inputs, mask)
+        for _ in range(self.num_repeats):
+            for layer in self.layers:
+                relevance = rollout_step(layer.attention_map(z), relevance)
+                z = layer(z)
+        return self.decoder.block.attention_map(queries, z) @ relevance  # (B, Q, L) @ (B, L, N)

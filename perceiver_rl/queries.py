@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from gymnasium import spaces
 from torch import nn
@@ -131,8 +132,12 @@ class ActionQueries(nn.Module):
             nn.init.orthogonal_(head.weight, gain=0.01)
             nn.init.zeros_(head.bias)
 
-    def _queries(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
-        """All queries (B, Q, D) with their mask, and (rows, per_row): Q = 1 value + rows * per_row action queries."""
+    def queries(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
+        """All queries (B, Q, D) with their mask, and (rows, per_row): Q = 1 value + rows * per_row action queries.
+
+        The order is the one :func:`query_names` lists: the value, then per actor its verbs and pointer; or, without
+        an actor, every dimension's verbs, then every dimension's pointer.
+        """
         batch = tokens.tokens.shape[0]
         learned = [self.verb_queries()] + ([self.pointer_queries()] if self.pointer_queries is not None else [])
         value = self.value_query().expand(batch, -1, -1)  # (B, 1, D)
@@ -149,7 +154,7 @@ class ActionQueries(nn.Module):
     def forward(self, tokens: Tokens, encoding: Encoding, core: EntityCore) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, sum(choices)) and values (B, 1)."""
         layout = self.layout
-        queries, query_mask, (rows, per_row) = self._queries(tokens)
+        queries, query_mask, (rows, per_row) = self.queries(tokens)
         out = core.decode(encoding, queries, query_mask)  # (B, Q, D)
         values = self.value_head(out[:, 0])  # (B, 1)
         out = out[:, 1:].unflatten(1, (rows, per_row))  # (B, rows, per_row, D)
@@ -166,3 +171,34 @@ class ActionQueries(nn.Module):
             _, actor_mask = tokens.of(layout.actor)
             logits = torch.where(actor_mask[..., None], logits, self.noop_logits)
         return logits.flatten(1), values
+
+
+def query_names(layout: ActionLayout) -> list[str]:
+    """Names of the decoder queries of :class:`ActionQueries`, in order (e.g. ``ally[3]/verb2``, ``dim0/pointer``)."""
+    names = ["value"]
+    pointer = layout.targets is not None
+    if layout.actor is not None:
+        for i in range(len(layout.choices)):
+            names += [f"{layout.actor}[{i}]/verb{v}" for v in range(layout.verbs[0])]
+            names += [f"{layout.actor}[{i}]/pointer"] if pointer else []
+        return names
+    for d, verbs in enumerate(layout.verbs):
+        names += [f"dim{d}/verb{v}" for v in range(verbs)]
+    return names + ([f"dim{d}/pointer" for d in range(len(layout.choices))] if pointer else [])
+
+
+def chosen_queries(layout: ActionLayout, actions: np.ndarray) -> np.ndarray:
+    """The index (into :func:`query_names`) of the query that decided each action dimension: (B, dims) ints.
+
+    ``actions`` is (B, dims) (or (B,) for a Discrete space). A verb choice was decided by its verb query, a target
+    choice by the dimension's pointer query.
+    """
+    actions = np.asarray(actions).reshape(len(actions), len(layout.choices))
+    verbs = np.asarray(layout.verbs)  # (dims,)
+    is_pointer = actions >= verbs
+    if layout.actor is not None:
+        row = 1 + np.arange(len(layout.choices)) * (verbs[0] + (layout.targets is not None))
+        return np.where(is_pointer, row + verbs[0], row + actions)
+    verb_start = 1 + np.concatenate([[0], np.cumsum(verbs)[:-1]])
+    pointer_index = 1 + verbs.sum() + np.arange(len(layout.choices))
+    return np.where(is_pointer, pointer_index, verb_start + actions)

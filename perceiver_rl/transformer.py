@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from perceiver_rl.attention import AttentionBlock
-from perceiver_rl.core import Encoding, EntityCore, QueryDecoder
+from perceiver_rl.core import Encoding, EntityCore, QueryDecoder, rollout_step
 
 
 class TransformerCore(EntityCore):
@@ -57,3 +57,12 @@ class TransformerCore(EntityCore):
         for layer in self.layers:
             x = layer(x, mask=mask)
         return Encoding(x, mask)  # the decoder normalises its context
+
+    def _relevance(self, inputs: torch.Tensor, mask: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        x = self.embed(inputs)  # (B, N, model_dim)
+        eye = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+        relevance = eye * mask[:, None, :]  # (B, N, N): each present entity is itself
+        for layer in self.layers:
+            relevance = rollout_step(layer.attention_map(x, mask=mask), relevance)
+            x = layer(x, mask=mask)
+        return self.decoder.block.attention_map(queries, x, mask) @ relevance  # (B, Q, N) @ (B, N, N)

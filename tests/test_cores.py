@@ -165,3 +165,29 @@ def test_cost_grows_linearly_for_perceiver_quadratically_for_transformer():
     assert p2 / p1 < 4.2  # linear: 4x entities, at most ~4x FLOPs
     assert t2 / t1 > 6  # the N^2 attention term dominates already
     assert core_cost(p, 16).params == sum(x.numel() for x in p.parameters())
+
+
+def test_relevance_is_a_distribution_over_present_inputs(core):
+    x, mask, q = batch()
+    mask[1] = False  # an empty sample
+    rel = core.relevance(x, mask, q)  # (B, Q, N)
+    assert rel.shape == (3, 4, 7) and (rel >= 0).all()
+    assert (rel.transpose(1, 2)[~mask] == 0).all()  # exactly 0 on padded rows
+    torch.testing.assert_close(rel[[0, 2]].sum(-1), torch.ones(2, 4))
+    assert (rel[1] == 0).all()
+    assert not torch.allclose(rel[0, 0], rel[0, 0].mean().expand(7) * mask[0])  # not trivially uniform
+
+
+def test_relevance_follows_permutation(core):
+    x, mask, q = batch()
+    perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(core.relevance(x, mask, q)[..., perm], core.relevance(x[:, perm], mask[:, perm], q))
+
+
+def test_relevance_points_at_the_attended_entity():
+    """With no self-attention layer, a Transformer core's relevance is exactly its decoder attention."""
+    core = make("transformer", num_layers=0)
+    x, mask, q = batch()
+    block = core.decoder.block
+    expected = block.attention_map(q.expand(3, -1, -1), core.embed(x.masked_fill(~mask[..., None], 0)), mask)
+    torch.testing.assert_close(core.relevance(x, mask, q), expected)

@@ -11,8 +11,8 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecCheckNan, VecNormalize
 
-from perceiver_rl import MaskablePerceiverPolicy, PerceiverExtractor, PerceiverPolicy, entity_space
-from perceiver_rl.queries import NEG_LOGIT
+from perceiver_rl import MaskablePerceiverPolicy, PerceiverExtractor, PerceiverPolicy, entity_space, explain
+from perceiver_rl.queries import NEG_LOGIT, ActionLayout, chosen_queries, query_names
 
 CORES = ["perceiver", "transformer"]
 TINY = dict(dim=16, num_latents=4, num_layers=1, num_heads=2)
@@ -286,3 +286,45 @@ def test_learns_entity_tasks(task, core):
         action, _ = model.predict(obs, deterministic=True)
         successes.append(env.step(action)[4]["is_success"])
     assert np.mean(successes) > 0.9
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_explain_weights(core):
+    model = squad_model(core)
+    obs = obs_batch(SquadEnv(), n=3)
+    obs["unit_mask"][:] = [1, 0, 1, 1]
+    obs["enemy_mask"][:] = [1, 1, 0, 0, 1]
+    obs["enemy_mask"][2] = 0
+    obs["unit_mask"][2] = 0  # a state with no entity at all
+    ex = explain(model, obs)
+    assert ex.relevance.shape == (3, 1 + 4 * (3 + 1), 9)
+    assert ex.query_names[:2] == ["value", "unit[0]/verb0"] and ex.query_names[4] == "unit[0]/pointer"
+    present = np.concatenate([obs["enemy_mask"], obs["unit_mask"]], axis=1).astype(bool)  # spec order: enemy, unit
+    assert (ex.relevance >= 0).all()
+    assert (ex.relevance.transpose(0, 2, 1)[~present] == 0).all()
+    np.testing.assert_allclose(ex.relevance[:2].sum(-1), 1.0, rtol=1e-5)
+    assert (ex.relevance[2] == 0).all()
+    assert ex.entities("value")["enemy"].shape == (3, 5)
+    # the chosen action's query: verb 1 of unit 0 and the pointer of unit 1
+    chosen = ex.for_actions(np.array([[1, 5, 0, 0]] * 3))
+    np.testing.assert_array_equal(chosen[:, 0], ex.relevance[:, 2])
+    np.testing.assert_array_equal(chosen[:, 1], ex.relevance[:, ex.query_names.index("unit[1]/pointer")])
+    # permuting the enemies permutes their weights
+    perm = np.array([4, 0, 3, 1, 2])
+    permuted = explain(model, dict(obs, enemy=obs["enemy"][:, perm], enemy_mask=obs["enemy_mask"][:, perm]))
+    np.testing.assert_allclose(permuted.entities(7)["enemy"], ex.entities(7)["enemy"][:, perm], atol=1e-6)
+
+
+def test_explain_rejects_other_policies():
+    model = PPO("MultiInputPolicy", SquadEnv(), n_steps=8, batch_size=8)
+    with pytest.raises(ValueError, match="model: expected an SB3 model with PerceiverPolicy"):
+        explain(model, SquadEnv().observation_space.sample())
+
+
+def test_chosen_queries_without_actor():
+    layout = ActionLayout(choices=(5, 5), actor=None, targets="item", num_targets=3)  # 2 verbs + 3 items each
+    names = query_names(layout)
+    assert names == ["value", "dim0/verb0", "dim0/verb1", "dim1/verb0", "dim1/verb1", "dim0/pointer", "dim1/pointer"]
+    index = chosen_queries(layout, np.array([[1, 4], [3, 0]]))
+    decided_by = [[names[i] for i in row] for row in index]
+    assert decided_by == [["dim0/verb1", "dim1/pointer"], ["dim0/pointer", "dim1/verb0"]]

@@ -1,0 +1,63 @@
+"""Which entities each decision attended to: relevance of every entity to every decoder query of a policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.preprocessing import preprocess_obs
+
+from perceiver_rl.entities import GLOBAL_KEY
+from perceiver_rl.policies import _EntityActorCritic
+from perceiver_rl.queries import ActionLayout, chosen_queries, query_names
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Relevance (B, Q, N) of the N entity slots to the Q decoder queries, for a batch of B observations.
+
+    Each row is >= 0, sums to 1 over the present entities (the global token's share is left out and the rest
+    renormalised), is exactly 0 on padded slots, and is all 0 for a state with no entity present.
+    """
+
+    relevance: np.ndarray
+    query_names: list[str]
+    slices: dict[str, slice]
+    layout: ActionLayout
+
+    def entities(self, query: int | str) -> dict[str, np.ndarray]:
+        """Per entity type, the relevance (B, max_T) of each slot to one query (an index or a name)."""
+        index = self.query_names.index(query) if isinstance(query, str) else query
+        return {name: self.relevance[:, index, s] for name, s in self.slices.items()}
+
+    def for_actions(self, actions: np.ndarray) -> np.ndarray:
+        """The relevance (B, dims, N) of the query that decided each dimension of ``actions`` (B, dims)."""
+        index = chosen_queries(self.layout, actions)  # (B, dims)
+        return np.take_along_axis(self.relevance, index[..., None], axis=1)
+
+
+def explain(model: Any, obs: dict[str, np.ndarray]) -> Explanation:
+    """Explain ``model``'s decoder queries on ``obs`` (one observation or a batch), for either core.
+
+    ``model`` is an SB3 algorithm (or policy) using :class:`~perceiver_rl.PerceiverPolicy` or
+    :class:`~perceiver_rl.MaskablePerceiverPolicy`. Perceiver: decoder attention (queries -> latents) composed with
+    the latent layers and the encoder attention (latents -> entities). Transformer: decoder attention composed
+    through the self-attention layers (attention rollout). See :meth:`~perceiver_rl.EntityCore.relevance`.
+    """
+    policy = getattr(model, "policy", model)
+    if not isinstance(policy, _EntityActorCritic):
+        raise ValueError(
+            f"model: expected an SB3 model with PerceiverPolicy or MaskablePerceiverPolicy, got {type(policy).__name__}"
+        )
+    obs_tensor, _ = policy.obs_to_tensor(obs)
+    with torch.no_grad():
+        tokens = policy.encoder.tokenizer(preprocess_obs(obs_tensor, policy.observation_space, normalize_images=False))
+        queries, _, _ = policy.heads.queries(tokens)
+        relevance = policy.encoder.core.relevance(tokens.tokens, tokens.mask, queries)  # (B, Q, N_tokens)
+    slices = {name: s for name, s in tokens.slices.items() if name != GLOBAL_KEY}
+    relevance = relevance[..., : policy.encoder.spec.max_tokens - (GLOBAL_KEY in tokens.slices)]  # global is last
+    total = relevance.sum(dim=-1, keepdim=True)
+    relevance = torch.where(total > 0, relevance / total.clamp_min(1e-12), 0.0)
+    return Explanation(relevance.cpu().numpy(), query_names(policy.heads.layout), slices, policy.heads.layout)
