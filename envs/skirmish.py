@@ -160,8 +160,8 @@ class Skirmish(EntityEnv):
     (:meth:`action_masks` lists the choices that do something). Both sides act simultaneously.
 
     Enemy hit points and damage are scaled each episode so that the enemy squad's total hit points and damage per step
-    equal ``enemy_strength`` times the allies': outnumbered allies face weaker enemies, so every draw is a fair fight
-    that focused fire wins and scattered fire loses.
+    equal ``enemy_strength`` times the allies': outnumbered allies face weaker enemies, so every draw is close on
+    totals and how the fire is spread decides it.
 
     Observation (:func:`perceiver_rl.entity_space`, features in [-1, 1]): ``"ally"`` (max_allies, 12) and
     ``"enemy"`` (max_enemies, 12) with x, y, hp fraction, hp / 4, melee, ranged, weapon ready, cooldown / 2,
