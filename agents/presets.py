@@ -27,8 +27,9 @@ PRESET_DIR = Path(__file__).parent / "presets"
 DEFAULT_PRESET = PRESET_DIR / "default.yaml"
 #: Top-level keys of a saved run config that are not hyperparameters (``--config`` accepts such a file).
 RUN_KEYS = ("env_id", "core", "seed", "env_packages", "meta")
-#: ``run`` keys that must be integers >= 1.
-POSITIVE_RUN_KEYS = ("n_envs", "total_timesteps", "eval_freq", "eval_episodes", "checkpoint_freq")
+#: Integer keys and their smallest valid value (PPO normalises advantages per minibatch: at least 2 samples).
+MINIMUMS = {"n_envs": 1, "total_timesteps": 1, "eval_freq": 1, "eval_episodes": 1, "checkpoint_freq": 1,
+            "n_steps": 1, "batch_size": 2, "n_epochs": 1}
 
 Sections = dict[str, dict[str, Any]]
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
@@ -172,8 +173,8 @@ def resolve_config(
     if config_file is not None:
         apply_overrides(sections, config_file_overrides(config_file), f"config file {config_file}")
     apply_overrides(sections, overrides_for_core(overrides or {}, core), "--set")
-    for key in POSITIVE_RUN_KEYS:
-        value = sections["run"][key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UsageError(f"{key} must be an integer >= 1, got {value!r}")
+    for name in SECTIONS:
+        for key, value in sections[name].items():
+            if key in MINIMUMS and (type(value) is not int or value < MINIMUMS[key]):
+                raise UsageError(f"{key} must be an integer >= {MINIMUMS[key]}, got {value!r}")
     return AgentConfig(env_id, core, seed, sections["run"], sections["algo"], sections["policy"], list(env_packages))

@@ -101,16 +101,19 @@ def train(
         print(f"Training {config.core} {type(model).__name__} on {config.env_id} ({meta['parameters']:,} parameters, "
               f"{total:,} steps, seed {config.seed}) -> {run_dir}", flush=True)
 
-    status = "completed"
+    completed = False
     try:
         model.learn(
             total - model.num_timesteps, callback=CallbackList(callbacks + ([progress] if progress else [])),
             reset_num_timesteps=resume is None,
         )
+        completed = True
     except KeyboardInterrupt:
-        status = "interrupted"
-        if progress is not None:
-            progress.on_training_end()
+        pass
+    finally:
+        if not completed and progress is not None:
+            progress.on_training_end()  # SB3 closes the bar only when learn() returns
+    status = "completed" if completed else "interrupted"
     previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the saving
     try:
         model_path = run_dir / MODEL_FILE
