@@ -123,9 +123,68 @@ def plot_curves(
     plt.close(fig)
 
 
-def _fmt(point: float, interval: np.ndarray) -> str:
+def _fmt(point: float, interval: Any) -> str:
     """``point [low, high]`` with two decimals."""
     return f"{float(point):.2f} [{float(interval[0]):.2f}, {float(interval[1]):.2f}]"
+
+
+def summarize_core(runs: list[RunScores], root: Path) -> dict[str, Any]:
+    """The final-return statistics, success, throughput and size of one core's runs."""
+    finals = np.array([[r.returns[-1]] for r in runs])  # (runs, 1 task)
+    iqm, ci = _interval(finals, lambda s: np.array([metrics.aggregate_iqm(s)]))
+    success = np.array([r.success[-1] for r in runs])
+    steps_per_second = np.array([r.steps_per_second for r in runs])
+    return {
+        "runs": [str(r.run_dir.relative_to(root)) for r in runs], "final_returns": finals[:, 0].tolist(),
+        "final_steps": sorted({int(r.timesteps[-1]) for r in runs}), "iqm": float(iqm[0]),
+        "iqm_ci95": ci[:, 0].tolist(), "mean": float(finals.mean()), "std": float(finals.std()),
+        "success_rate": None if np.isnan(success).all() else float(np.nanmean(success)),
+        "steps_per_second": float(steps_per_second.mean()), "steps_per_second_std": float(steps_per_second.std()),
+        "parameters": runs[0].parameters,
+    }
+
+
+def probabilities_of_improvement(cores: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """P(X > Y) of the final returns with its 95% CI, for every ordered pair of cores."""
+    result = {}
+    for x, y in itertools.permutations(cores, 2):
+        scores = [np.array(cores[c]["final_returns"])[:, None] for c in (x, y)]
+        p, ci = _interval(scores, lambda a, b: np.array([metrics.probability_of_improvement(a, b)]))
+        result[f"{x} > {y}"] = {"p": float(p[0]), "ci95": ci[:, 0].tolist()}
+    return result
+
+
+def markdown(root: Path, data: dict[str, Any]) -> str:
+    """The report as Markdown: the final-return table, the improvement table, the curves and the notes."""
+    lines = [
+        f"# Comparison on {data['env_id']}",
+        "",
+        f"Runs in `{root.name}/`. Final return: each run's last deterministic evaluation. IQM and 95% CIs: rliable "
+        f"stratified bootstrap over runs ({data['bootstrap_reps']} resamples). Steps/s: env steps per second of "
+        "training (evaluations excluded), mean ± std over runs.",
+        "",
+        "| core | runs | steps | final return IQM [95% CI] | mean ± std | success | steps/s | parameters |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for core, d in data["cores"].items():
+        low, high = d["final_steps"][0], d["final_steps"][-1]
+        steps = f"{low:,}" if low == high else f"{low:,}-{high:,}"
+        success = "n/a" if d["success_rate"] is None else f"{d['success_rate']:.0%}"
+        lines.append(
+            f"| {core} | {len(d['runs'])} | {steps} | {_fmt(d['iqm'], d['iqm_ci95'])} | {d['mean']:.2f} ± "
+            f"{d['std']:.2f} | {success} | {d['steps_per_second']:.0f} ± {d['steps_per_second_std']:.0f} "
+            f"| {d['parameters'] or 0:,} |"
+        )
+    improvements = data["probability_of_improvement"]
+    if improvements:
+        lines += ["", "Probability of improvement (final return, P(X > Y), 95% CI):", "", "| comparison | P [95% CI] |",
+                  "|---|---|"]
+        lines += [f"| P({pair}) | {_fmt(p['p'], p['ci95'])} |" for pair, p in improvements.items()]
+    lines += ["", "![learning curves by env steps](curves_steps.png)", "",
+              "![learning curves by wall-clock time](curves_time.png)", ""]
+    if data["notes"]:
+        lines += ["Notes:", "", *[f"- {note}" for note in data["notes"]], ""]
+    return "\n".join(lines)
 
 
 def build_report(root: Path) -> Path:
@@ -145,54 +204,9 @@ def build_report(root: Path) -> Path:
     plot_curves({c: steps_curve(r) for c, r in by_core.items()}, "env steps", env_id, out / "curves_steps.png")
     plot_curves({c: time_curve(r) for c, r in by_core.items()}, "training wall-clock time (s)", env_id,
                 out / "curves_time.png")
-
-    finals = {core: np.array([[r.returns[-1]] for r in rs]) for core, rs in by_core.items()}  # (runs, 1 task)
-    rows, data = [], {"env_id": env_id, "bootstrap_reps": BOOTSTRAP_REPS, "cores": {}, "probability_of_improvement": {}}
-    for core, rs in by_core.items():
-        iqm, ci = _interval(finals[core], lambda s: np.array([metrics.aggregate_iqm(s)]))
-        sps = np.array([r.steps_per_second for r in rs])
-        success = np.array([r.success[-1] for r in rs])
-        data["cores"][core] = {
-            "runs": [str(r.run_dir.relative_to(root)) for r in rs], "final_returns": finals[core][:, 0].tolist(),
-            "final_steps": [int(r.timesteps[-1]) for r in rs], "iqm": float(iqm[0]), "iqm_ci95": ci[:, 0].tolist(),
-            "mean": float(finals[core].mean()), "std": float(finals[core].std()),
-            "success_rate": None if np.isnan(success).all() else float(np.nanmean(success)),
-            "steps_per_second": float(sps.mean()), "parameters": rs[0].parameters,
-        }
-        d = data["cores"][core]
-        success_text = "n/a" if d["success_rate"] is None else f"{d['success_rate']:.0%}"
-        steps = sorted({int(r.timesteps[-1]) for r in rs})
-        rows.append(
-            f"| {core} | {len(rs)} | {steps[0]:,}" + (f"-{steps[-1]:,}" if len(steps) > 1 else "")
-            + f" | {_fmt(iqm[0], ci[:, 0])} | {d['mean']:.2f} ± {d['std']:.2f} | {success_text} "
-            f"| {sps.mean():.0f} ± {sps.std():.0f} | {d['parameters'] or 0:,} |"
-        )
-    improvement_rows = []
-    for x, y in itertools.permutations(by_core, 2):
-        p, ci = _interval([finals[x], finals[y]], lambda a, b: np.array([metrics.probability_of_improvement(a, b)]))
-        data["probability_of_improvement"][f"{x} > {y}"] = {"p": float(p[0]), "ci95": ci[:, 0].tolist()}
-        improvement_rows.append(f"| P({x} > {y}) | {_fmt(p[0], ci[:, 0])} |")
-
-    lines = [
-        f"# Comparison on {env_id}",
-        "",
-        f"Runs in `{root.name}/`. Final return: each run's last deterministic evaluation. IQM and 95% CIs: rliable "
-        f"stratified bootstrap over runs ({BOOTSTRAP_REPS} resamples). Steps/s: env steps per second of training "
-        "(evaluations excluded), mean ± std over runs.",
-        "",
-        "| core | runs | steps | final return IQM [95% CI] | mean ± std | success | steps/s | parameters |",
-        "|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-    ]
-    if improvement_rows:
-        lines += ["Probability of improvement (final return, P(X > Y), 95% CI):", "", "| comparison | P [95% CI] |",
-                  "|---|---|", *improvement_rows, ""]
-    lines += ["![learning curves by env steps](curves_steps.png)", "",
-              "![learning curves by wall-clock time](curves_time.png)", ""]
-    if notes:
-        lines += ["Notes:", "", *[f"- {note}" for note in notes], ""]
-    data["notes"] = notes
-    (out / "report.md").write_text("\n".join(lines))
+    cores = {core: summarize_core(rs, root) for core, rs in by_core.items()}
+    data = {"env_id": env_id, "bootstrap_reps": BOOTSTRAP_REPS, "cores": cores,
+            "probability_of_improvement": probabilities_of_improvement(cores), "notes": notes}
+    (out / "report.md").write_text(markdown(root, data))
     write_json(out / "report.json", data)
     return out / "report.md"
