@@ -38,14 +38,15 @@ class Foraging(EntityEnv):
 
     Observation: ``"item"`` (max_items, 6) with the offset to the agent (dx, dy) / 2, distance / 2 and the kind
     one-hot (food, bonus, poison); ``"global"`` (4): agent x, y, step fraction, fraction of good items left.
-    Reward: the value of each item eaten (+1 food, +2 bonus, -1 poison).
+    Reward: the value of each item eaten (+1 food, +2 bonus, -1 poison), plus ``approach_reward`` x (decrease of
+    the distance to the good item that was nearest before the step).
 
     Args:
         min_food, max_food: food count drawn per episode (default 3..8).
         max_bonus: bonus count drawn per episode in 0..max_bonus (default 2).
         min_poison, max_poison: poison count drawn per episode (default 3..8).
         speed: distance moved per step (default 0.07). eat_radius: eating distance (default 0.1).
-        max_steps: step limit (default 150).
+        max_steps: step limit (default 150). approach_reward: shaping weight (default 1.0; 0 = item values only).
         render_mode: ``None`` or ``"rgb_array"``.
     """
 
@@ -59,6 +60,7 @@ class Foraging(EntityEnv):
         speed: float = 0.07,
         eat_radius: float = 0.1,
         max_steps: int = 150,
+        approach_reward: float = 1.0,
         render_mode: str | None = None,
     ):
         super().__init__(render_mode)
@@ -68,6 +70,7 @@ class Foraging(EntityEnv):
         self.speed = check_float("speed", speed, 1e-3, ARENA)
         self.eat_radius = check_float("eat_radius", eat_radius, 1e-3, ARENA)
         self.max_steps = check_int("max_steps", max_steps, 1)
+        self.approach_reward = check_float("approach_reward", approach_reward, 0.0)
         self.max_items = self.max_food + self.max_bonus + self.max_poison
         self.action_space = spaces.Discrete(len(MOVES))
         self.observation_space = entity_space(
@@ -79,6 +82,7 @@ class Foraging(EntityEnv):
         self.present = np.zeros(self.max_items, dtype=bool)  # (I,)
         self.kind_onehot = np.zeros((self.max_items, 3))
         self._good_total = 1
+        self._dist = np.zeros(self.max_items)  # (I,) distances from the agent at the last observation
         self._steps = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
@@ -105,32 +109,36 @@ class Foraging(EntityEnv):
         self._steps = 0
         return self._obs(), {}
 
-    def _eat(self) -> float:
-        """Remove the items within reach of the agent and return their summed value."""
-        d = self.items - self.agent
-        eaten = self.present & ((d * d).sum(1) <= self.eat_radius**2)
-        self.present &= ~eaten
-        return float(KIND_VALUE[self.kind[eaten]].sum())
-
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
         """Move the agent, eat what it reaches; see the class docstring for the rules."""
         a = discrete_action(action, len(MOVES))
+        good = self.present & (self.kind != POISON)  # (I,)
+        target = int(np.where(good, self._dist, np.inf).argmin())  # the nearest good item before the move
         self.agent = np.clip(self.agent + MOVES[a] * self.speed, -ARENA, ARENA)
-        reward = self._eat()
+        d = self.items - self.agent  # (I, 2)
+        dist = np.sqrt(np.einsum("ij,ij->i", d, d))  # (I,)
+        reward = self.approach_reward * (self._dist[target] - dist[target])
+        eaten = self.present & (dist <= self.eat_radius)
+        self.present &= ~eaten
+        reward += float(KIND_VALUE[self.kind[eaten]].sum())
         self._steps += 1
         terminated = self._good_left() == 0
         truncated = not terminated and self._steps >= self.max_steps
         info = {"is_success": terminated} if terminated or truncated else {}
-        return self._obs(), reward, terminated, truncated, info
+        return self._obs(d, dist), reward, terminated, truncated, info
 
     def _good_left(self) -> int:
         return int(np.count_nonzero(self.present & (self.kind != POISON)))
 
-    def _obs(self) -> dict[str, np.ndarray]:
+    def _obs(self, d: np.ndarray | None = None, dist: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The observation; ``d`` (I, 2) and ``dist`` (I,): the items' offsets from the agent, if already known."""
+        if d is None or dist is None:
+            d = self.items - self.agent
+            dist = np.sqrt(np.einsum("ij,ij->i", d, d))
+        self._dist = dist
         f = np.empty((self.max_items, ITEM_FEATURES))
-        d = self.items - self.agent  # (I, 2)
         f[:, 0:2] = d * 0.5
-        f[:, 2] = np.sqrt((d * d).sum(1)) * 0.5
+        f[:, 2] = dist * 0.5
         f[:, 3:6] = self.kind_onehot
         item, mask = pack_entities(f, self.present)
         glob = np.array(
