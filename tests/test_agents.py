@@ -25,7 +25,7 @@ TINY_CORE = {"perceiver": {"dim": 16, "num_latents": 4, "num_layers": 1, "num_he
 
 
 def test_presets_layer_default_game_and_overrides(tmp_path: Path) -> None:
-    generic = resolve_config("CartPole-v1", "perceiver")  # no game preset: default.yaml alone
+    generic = resolve_config("NoPreset-v0", "perceiver")  # no game preset: default.yaml alone
     assert generic.policy["actor"] is None and generic.run["total_timesteps"] == 200_000
     skirmish = resolve_config(SKIRMISH, "perceiver", seed=3)
     assert (skirmish.policy["actor"], skirmish.policy["targets"]) == ("ally", "enemy")

@@ -87,8 +87,20 @@ class MaskedPickEnv(PickEnv):
         return self.mask.astype(bool)
 
 
+class NoMaskEnv(PickEnv):
+    """PickEnv whose observation breaks the entity convention: no ``enemy_mask`` key."""
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        super().__init__(render_mode)
+        self.observation_space = spaces.Dict({"enemy": self.observation_space["enemy"]})
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        return {"enemy": self.features}
+
+
 gym.register("test_cli/Pick-v0", entry_point=PickEnv)
 gym.register("test_cli/MaskedPick-v0", entry_point=MaskedPickEnv)
+gym.register("test_cli/NoMask-v0", entry_point=NoMaskEnv)
 
 
 # ------------------------------------------------------------------------------------------------------------ helpers
@@ -233,7 +245,8 @@ def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path
 
 BAD_INPUT = {  # name: (arguments, what the one error line must say)
     "unknown env": (["train", "--env", "Nope-v0"], "unknown env id 'Nope-v0'"),
-    "env off the convention": (["train", "--env", "CartPole-v1", "--core", "mlp"], "does not follow the entity"),
+    "env off the convention": (["train", "--env", "test_cli/NoMask-v0", "--env-package", "test_cli"],
+                               "has no mask key 'enemy_mask'"),
     "unknown env package": (["train", "--env-package", "no_such_package"], "--env-package no_such_package: cannot"),
     "unknown core": (["train", "--core", "lstm"], "invalid choice: 'lstm' (choose from 'perceiver', 'transformer'"),
     "unknown --set key": (["train", "--set", "learnin_rate=0.1"], "unknown key 'learnin_rate'; valid keys:"),
@@ -243,7 +256,7 @@ BAD_INPUT = {  # name: (arguments, what the one error line must say)
     "zero envs": (["compare", "--n-envs", "0"], "--n-envs: expected an integer >= 1, got 0"),
     "unknown env in compare": (["compare", "--env", "Nope-v0", "--seeds", "1"], "unknown env id 'Nope-v0'"),
     "missing model": (["eval", "--model", "nope.zip"], "model nope.zip does not exist"),
-    "bad video suffix": (["eval", "--model", "junk.zip", "--env", "CartPole-v1", "--video", "episode.avi"],
+    "bad video suffix": (["eval", "--model", "junk.zip", "--env", "test_cli/Pick-v0", "--video", "episode.avi"],
                          "--video episode.avi: expected a file ending in one of ['.gif', '.mp4']"),
     "not a saved agent": (["eval", "--model", "junk.zip", "--env", "test_cli/Pick-v0", "--env-package", "test_cli"],
                           "junk.zip is not a saved agent"),
