@@ -1,15 +1,23 @@
-"""perceiver-rl: Perceiver IO cores and stable-baselines3 policies for games with many entities."""
+"""perceiver-rl: Perceiver IO cores and stable-baselines3 policies for games with many entities, and any Gym env."""
 
 from perceiver_rl.core import Encoding, EntityCore
 from perceiver_rl.cost import CoreCost, core_cost, count_params
 from perceiver_rl.entities import EntitySpec, EntityType, entity_space, parse_entity_space
 from perceiver_rl.explain import Explanation, explain
 from perceiver_rl.extractor import PerceiverExtractor
-from perceiver_rl.network import CORES, CoreConfig, EntityEncoder, make_core
+from perceiver_rl.image import ImageTokenizer
+from perceiver_rl.network import CORES, CoreConfig, ObservationEncoder, make_core
+from perceiver_rl.observations import ObservationSpec, TokenSource, parse_observation_space
 from perceiver_rl.perceiver import PerceiverIO
 from perceiver_rl.policies import MaskablePerceiverPolicy, PerceiverPolicy
-from perceiver_rl.queries import ActionLayout, ActionQueries, LearnedQueries, action_layout
-from perceiver_rl.tokens import EntityTokenizer, Tokens
+from perceiver_rl.queries import ActionLayout, ActionQueries, GaussianQueries, LearnedQueries, action_layout
+from perceiver_rl.tokens import (
+    CategoricalTokenizer,
+    EntityTokenizer,
+    FeatureTokenizer,
+    ObservationTokenizer,
+    Tokens,
+)
 from perceiver_rl.transformer import TransformerCore
 
 __all__ = [
@@ -17,8 +25,15 @@ __all__ = [
     "ActionLayout",
     "ActionQueries",
     "CoreConfig",
-    "EntityEncoder",
+    "CategoricalTokenizer",
     "EntityTokenizer",
+    "FeatureTokenizer",
+    "GaussianQueries",
+    "ImageTokenizer",
+    "ObservationEncoder",
+    "ObservationSpec",
+    "ObservationTokenizer",
+    "TokenSource",
     "Explanation",
     "LearnedQueries",
     "MaskablePerceiverPolicy",
@@ -39,4 +54,5 @@ __all__ = [
     "count_params",
     "entity_space",
     "parse_entity_space",
+    "parse_observation_space",
 ]

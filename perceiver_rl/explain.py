@@ -1,4 +1,4 @@
-"""Which entities each decision attended to: relevance of every entity to every decoder query of a policy."""
+"""Which entities (or other tokens) each decision attended to: relevance of every token to every decoder query."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from perceiver_rl.queries import ActionLayout, chosen_queries, query_names
 
 @dataclass(frozen=True)
 class Explanation:
-    """Relevance (B, Q, N) of the N entity slots to the Q decoder queries, for a batch of B observations.
+    """Relevance (B, Q, N) of the N tokens to the Q decoder queries, for a batch of B observations.
 
-    Each row is >= 0, sums to 1 over the present entities (the global token's share is left out and the rest
-    renormalised), is exactly 0 on padded slots, and is all 0 for a state with no entity present.
+    The tokens are the entity slots, then the tokens of every non-entity key (features, categories, image patches);
+    ``slices`` names them. Each row is >= 0, sums to 1 over the present tokens (the entity ``global`` token's share
+    is left out and the rest renormalised), is exactly 0 on padded slots, and is all 0 when no token is present.
     """
 
     relevance: np.ndarray
@@ -28,7 +29,7 @@ class Explanation:
     layout: ActionLayout
 
     def entities(self, query: int | str) -> dict[str, np.ndarray]:
-        """Per entity type, the relevance (B, max_T) of each slot to one query (an index or a name)."""
+        """Per entity type (or key), the relevance (B, max_T) of each slot (token) to one query (an index or a name)."""
         index = self.query_names.index(query) if isinstance(query, str) else query
         return {name: self.relevance[:, index, s] for name, s in self.slices.items()}
 
@@ -38,7 +39,7 @@ class Explanation:
         return np.take_along_axis(self.relevance, index[..., None], axis=1)
 
 
-def explain(model: Any, obs: dict[str, np.ndarray]) -> Explanation:
+def explain(model: Any, obs: dict[str, np.ndarray] | np.ndarray) -> Explanation:
     """Explain ``model``'s decoder queries on ``obs`` (one observation or a batch), for either core.
 
     ``model`` is an SB3 algorithm (or policy) using :class:`~perceiver_rl.PerceiverPolicy` or
@@ -56,8 +57,15 @@ def explain(model: Any, obs: dict[str, np.ndarray]) -> Explanation:
         tokens = policy.encoder.tokenizer(preprocess_obs(obs_tensor, policy.observation_space, normalize_images=False))
         queries, _, _ = policy.heads.queries(tokens)
         relevance = policy.encoder.core.relevance(tokens.tokens, tokens.mask, queries)  # (B, Q, N_tokens)
-    slices = {name: s for name, s in tokens.slices.items() if name != GLOBAL_KEY}
-    relevance = relevance[..., : policy.encoder.spec.max_tokens - (GLOBAL_KEY in tokens.slices)]  # global is last
+    entities = policy.encoder.spec.entities
+    dropped = tokens.slices[GLOBAL_KEY] if entities is not None and entities.global_dim else slice(0, 0)
+    keep = torch.cat([torch.arange(dropped.start), torch.arange(dropped.stop, relevance.shape[-1])])
+    relevance = relevance[..., keep.to(relevance.device)]  # (B, Q, N) without the entity global token
+    width = dropped.stop - dropped.start
+    slices = {  # the slices after the dropped token move down by its width
+        name: slice(s.start - width * (s.start >= dropped.stop), s.stop - width * (s.start >= dropped.stop))
+        for name, s in tokens.slices.items() if s != dropped
+    }
     total = relevance.sum(dim=-1, keepdim=True)
     relevance = torch.where(total > 0, relevance / total.clamp_min(1e-12), 0.0)
     return Explanation(relevance.cpu().numpy(), query_names(policy.heads.layout), slices, policy.heads.layout)

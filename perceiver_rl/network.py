@@ -1,4 +1,4 @@
-"""The encoder half of every policy: entity tokens, then a core (``"perceiver"`` or ``"transformer"``).
+"""The encoder half of every policy: observation tokens, then a core (``"perceiver"`` or ``"transformer"``).
 
 :func:`make_core` is the one switch between the cores; everything around it stays the same.
 """
@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import torch
+from gymnasium import spaces
 from torch import nn
 
 from perceiver_rl.core import Encoding, EntityCore
-from perceiver_rl.entities import EntitySpec
+from perceiver_rl.observations import parse_observation_space
 from perceiver_rl.perceiver import PerceiverIO
-from perceiver_rl.tokens import EntityTokenizer, Tokens
+from perceiver_rl.tokens import ObservationTokenizer, Tokens
 from perceiver_rl.transformer import TransformerCore
 
 CORES = ("perceiver", "transformer")
@@ -59,16 +60,26 @@ def make_core(config: CoreConfig, input_dim: int, query_dim: int, output_dim: in
     return TransformerCore(input_dim, query_dim, output_dim, model_dim=config.dim, **shared)
 
 
-class EntityEncoder(nn.Module):
-    """Tokens of an entity observation, and the core's encoding of them, which decoder queries then read."""
+class ObservationEncoder(nn.Module):
+    """Tokens of any supported observation, and the core's encoding of them, which decoder queries then read.
 
-    def __init__(self, spec: EntitySpec, config: CoreConfig, output_dim: int | None = None) -> None:
+    ``self.spec`` is the :class:`~perceiver_rl.observations.ObservationSpec` of ``observation_space``; ``byte_scale``
+    is the :class:`~perceiver_rl.image.ImageTokenizer` argument (255 when SB3 has already scaled uint8 images).
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        config: CoreConfig,
+        output_dim: int | None = None,
+        byte_scale: float = 1.0,
+    ) -> None:
         super().__init__()
-        self.spec, self.config = spec, config
-        self.tokenizer = EntityTokenizer(spec, config.dim)
+        self.spec, self.config = parse_observation_space(observation_space), config
+        self.tokenizer = ObservationTokenizer(self.spec, config.dim, byte_scale)
         self.core = make_core(config, config.dim, config.dim, output_dim or config.dim)
 
-    def forward(self, obs: Mapping[str, torch.Tensor]) -> tuple[Tokens, Encoding]:
+    def forward(self, obs: Mapping[str, torch.Tensor] | torch.Tensor) -> tuple[Tokens, Encoding]:
         """obs (preprocessed by SB3) -> tokens (B, N, dim) and the encoding that queries attend to."""
         tokens = self.tokenizer(obs)
         return tokens, self.core.encode(tokens.tokens, tokens.mask)

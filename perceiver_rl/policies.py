@@ -2,11 +2,12 @@
 
 Data flow of one step::
 
-    obs dict ──EntityTokenizer──> tokens (B, N, D), mask (B, N)
+    obs ──ObservationTokenizer──> tokens (B, N, D), mask (B, N)  (entities, vectors, categories, image patches)
              ──core.encode──────> encoding (Perceiver: latents (B, L, D); Transformer: entities (B, N, D) + mask)
     queries  = [value query] + action queries (learned per verb; per actor from its own token; pointer queries)
              ──core.decode──────> (B, Q, D) ──heads──> flat logits (B, sum(choices)), value (B, 1)
     logits   ──SB3 (Maskable)Categorical / MultiCategorical──> actions, log-probs, entropy
+    (Box actions: one query per dimension -> means (B, dims); with the learned log_std -> SB3 DiagGaussian)
 
 ``core="perceiver" | "transformer"`` is the only switch between the two cores; tokens, queries and heads are
 identical. The SB3 MLP extractor, action net and value net are replaced by the modules above, and the optimizer is
@@ -21,14 +22,13 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
-from stable_baselines3.common.distributions import Distribution
+from stable_baselines3.common.distributions import DiagGaussianDistribution, Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.preprocessing import preprocess_obs
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 
-from perceiver_rl.entities import parse_entity_space
-from perceiver_rl.network import CoreConfig, EntityEncoder
-from perceiver_rl.queries import ActionQueries, action_layout
+from perceiver_rl.network import CoreConfig, ObservationEncoder
+from perceiver_rl.queries import ActionQueries, GaussianQueries, action_layout
 
 
 class _EntityActorCritic:
@@ -37,8 +37,9 @@ class _EntityActorCritic:
     ``action_masks`` is None for the plain policy; MaskablePPO passes one flat (B, sum(choices)) mask.
     """
 
-    observation_space: spaces.Dict
+    observation_space: spaces.Space
     action_space: spaces.Space
+    discrete_only = False  # True for the maskable policy (sb3-contrib masks categorical choices only)
 
     def __init__(
         self,
@@ -50,6 +51,11 @@ class _EntityActorCritic:
         targets: str | None = None,
         **kwargs: Any,
     ) -> None:
+        if self.discrete_only and not isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete)):
+            raise ValueError(f"action_space: {type(self).__name__} expects Discrete or MultiDiscrete actions (masks "
+                             f"apply to choices), got {action_space}; use PerceiverPolicy for Box actions")
+        if kwargs.get("use_sde"):
+            raise ValueError("use_sde: expected False (the Gaussian head has a state-independent log_std), got True")
         sizes = {k: kwargs.pop(k) for k in list(kwargs) if k in CoreConfig.__dataclass_fields__}
         # Set before SB3's constructor, which calls _build().
         self.core_config = CoreConfig(core=core, **sizes)
@@ -57,10 +63,11 @@ class _EntityActorCritic:
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _build(self, lr_schedule: Schedule) -> None:
-        spec = parse_entity_space(self.observation_space)
-        layout = action_layout(self.action_space, spec, self.actor, self.targets)
-        self.encoder = EntityEncoder(spec, self.core_config)
-        self.heads = ActionQueries(layout, self.core_config.dim)
+        self.encoder = ObservationEncoder(self.observation_space, self.core_config)
+        layout = action_layout(self.action_space, self.encoder.spec.entities, self.actor, self.targets)
+        dim = self.core_config.dim
+        # only PerceiverPolicy reaches Box actions (the maskable one refuses them), and it has SB3's log_std_init
+        self.heads = GaussianQueries(layout, dim, self.log_std_init) if layout.box_dims else ActionQueries(layout, dim)
         kwargs = dict(self.optimizer_kwargs)
         if self.optimizer_class in (torch.optim.Adam, torch.optim.AdamW) and not {"fused", "foreach"} & set(kwargs):
             kwargs["fused"] = True  # the same update, in one pass over all the small tensors
@@ -72,13 +79,15 @@ class _EntityActorCritic:
         return data
 
     def logits_and_values(self, obs: PyTorchObs) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flat action logits (B, sum(choices)) and values (B, 1) of a batch of observations."""
+        """Flat action logits (B, sum(choices)) (Box actions: means (B, dims)) and values (B, 1) of a batch."""
         obs = preprocess_obs(obs, self.observation_space, normalize_images=False)
         tokens, encoding = self.encoder(obs)
         return self.heads(tokens, encoding, self.encoder.core)
 
     def _distribution(self, obs: PyTorchObs, action_masks: np.ndarray | None) -> tuple[Distribution, torch.Tensor]:
         logits, values = self.logits_and_values(obs)
+        if isinstance(self.action_dist, DiagGaussianDistribution):
+            return self.action_dist.proba_distribution(logits, self.heads.log_std), values
         distribution = self.action_dist.proba_distribution(action_logits=logits)
         if action_masks is not None:
             distribution.apply_masking(action_masks)
@@ -116,12 +125,18 @@ _SIZES_DOC = """
 
 
 class PerceiverPolicy(_EntityActorCritic, ActorCriticPolicy):
-    """Actor-critic policy for PPO/A2C over entity observations; logits and value come from decoder queries."""
+    """Actor-critic policy for PPO/A2C over any supported observation; actions and value come from decoder queries.
+
+    Observations: the entity convention, 1-D Box, Discrete, MultiDiscrete, MultiBinary, image Box, or a flat Dict of
+    these (:func:`~perceiver_rl.observations.parse_observation_space`). Actions: Discrete, MultiDiscrete or Box.
+    """
 
     __doc__ += _SIZES_DOC
 
 
 class MaskablePerceiverPolicy(_EntityActorCritic, MaskableActorCriticPolicy):
-    """The same policy for sb3-contrib's MaskablePPO: invalid choices are masked before sampling."""
+    """The same policy for sb3-contrib's MaskablePPO: invalid choices are masked before sampling (no Box actions)."""
+
+    discrete_only = True
 
     __doc__ += _SIZES_DOC

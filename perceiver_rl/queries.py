@@ -9,7 +9,9 @@ Every choice is read out of the encoding by a decoder query:
 - a pointer choice (``targets``): a decoded pointer query dotted with a key per target entity; absent targets get
   a large negative logit (finite, so that entropies stay finite);
 - padded actor slots get a fixed no-op distribution (all mass on choice 0): zero entropy, zero log-probability;
-- the value: a learned value query decoded to one number.
+- the value: a learned value query decoded to one number;
+- a ``Box`` action space (:class:`GaussianQueries`): one learned query per action dimension, decoded to the mean of a
+  diagonal Gaussian whose log standard deviation is a learned, state-independent vector (as SB3's DiagGaussian).
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ class ActionLayout:
 
     ``choices[d]`` is the size of dimension ``d``; its first ``choices[d] - num_targets`` choices are verbs and the
     last ``num_targets`` point at the slots of type ``targets``. With ``actor``, dimension ``d`` is actor slot ``d``.
+    A ``Box`` action space has no choices and ``box_dims`` continuous dimensions.
     """
 
     choices: tuple[int, ...]
     actor: str | None
     targets: str | None
     num_targets: int
+    box_dims: int = 0
 
     @property
     def verbs(self) -> tuple[int, ...]:
@@ -49,14 +53,25 @@ class ActionLayout:
 
 def _action_rule(spec: EntitySpec) -> str:
     return (
-        "Discrete(A) or MultiDiscrete(nvec) for global choices; MultiDiscrete([A] * max_T) with actor=T; with "
-        "targets=U the last max_U choices of every dimension point at U's slots (A >= max_U, same A in every "
-        f"dimension); entity types available: {list(spec.names)}"
+        "Discrete(A) or MultiDiscrete(nvec) for global choices, or a Box for continuous actions; "
+        "MultiDiscrete([A] * max_T) with actor=T; with targets=U the last max_U choices of every dimension point at "
+        f"U's slots (A >= max_U, same A in every dimension); entity types available: {list(spec.names)}"
     )
 
 
-def action_layout(action_space: spaces.Space, spec: EntitySpec, actor: str | None, targets: str | None) -> ActionLayout:
-    """Check ``action_space`` against the rule for ``actor``/``targets`` and return its layout (or a ValueError)."""
+def action_layout(
+    action_space: spaces.Space, spec: EntitySpec | None, actor: str | None, targets: str | None
+) -> ActionLayout:
+    """Check ``action_space`` against the rule for ``actor``/``targets`` and return its layout (or a ValueError).
+
+    ``spec`` is the entity part of the observation (None: no entity keys, so no ``actor`` or ``targets``).
+    """
+    spec = spec if spec is not None else EntitySpec(())
+    if isinstance(action_space, spaces.Box):
+        if actor is not None or targets is not None:
+            raise ValueError(f"action_space: a Box action space takes no actor or targets, got actor={actor!r}, "
+                             f"targets={targets!r}")
+        return ActionLayout((), None, None, 0, box_dims=int(np.prod(action_space.shape)))
     if actor is not None:
         spec.require(actor, "actor")
     if targets is not None:
@@ -71,7 +86,7 @@ def action_layout(action_space: spaces.Space, spec: EntitySpec, actor: str | Non
     elif isinstance(action_space, spaces.MultiDiscrete) and action_space.nvec.ndim == 1:
         choices = tuple(int(n) for n in action_space.nvec)
     else:
-        raise ValueError(f"action_space: expected Discrete or 1-D MultiDiscrete, got {action_space}. "
+        raise ValueError(f"action_space: expected Discrete, 1-D MultiDiscrete or Box, got {action_space}. "
                          f"Rule: {_action_rule(spec)}")
     if actor is not None and (len(choices) != spec[actor].max_count or len(set(choices)) != 1):
         raise ValueError(
@@ -173,9 +188,40 @@ class ActionQueries(nn.Module):
         return logits.flatten(1), values
 
 
+class GaussianQueries(nn.Module):
+    """Decode Gaussian means (B, box_dims) and values (B, 1) from an encoding: one learned query per action dimension.
+
+    ``log_std`` (box_dims,) is learned and state-independent, as in SB3's ``DiagGaussianDistribution``. The
+    interface is that of :class:`ActionQueries`, so that the policy and ``explain()`` treat both alike.
+    """
+
+    def __init__(self, layout: ActionLayout, dim: int, log_std_init: float = 0.0) -> None:
+        super().__init__()
+        self.layout = layout
+        self.mean_queries = LearnedQueries(layout.box_dims, dim)
+        self.value_query = LearnedQueries(1, dim)
+        self.mean_head = nn.Linear(dim, 1)
+        self.value_head = nn.Linear(dim, 1)
+        self.log_std = nn.Parameter(torch.full((layout.box_dims,), float(log_std_init)))
+        nn.init.orthogonal_(self.mean_head.weight, gain=0.01)  # start near mean 0, as SB3's action net
+        nn.init.zeros_(self.mean_head.bias)
+
+    def queries(self, tokens: Tokens) -> tuple[torch.Tensor, None, tuple[int, int]]:
+        """All queries (B, 1 + box_dims, D): the value, then one per action dimension (order of query_names)."""
+        learned = torch.cat([self.value_query(), self.mean_queries()], dim=0)  # (1 + box_dims, D)
+        return learned.expand(tokens.tokens.shape[0], -1, -1), None, (1, self.layout.box_dims)
+
+    def forward(self, tokens: Tokens, encoding: Encoding, core: EntityCore) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means (B, box_dims) and values (B, 1)."""
+        out = core.decode(encoding, self.queries(tokens)[0])  # (B, 1 + box_dims, D)
+        return self.mean_head(out[:, 1:])[..., 0], self.value_head(out[:, 0])
+
+
 def query_names(layout: ActionLayout) -> list[str]:
-    """Names of the decoder queries of :class:`ActionQueries`, in order (e.g. ``ally[3]/verb2``, ``dim0/pointer``)."""
+    """Names of the decoder queries of the heads, in order (e.g. ``ally[3]/verb2``, ``dim0/pointer``, ``dim1/mean``)."""
     names = ["value"]
+    if layout.box_dims:
+        return names + [f"dim{d}/mean" for d in range(layout.box_dims)]
     pointer = layout.targets is not None
     if layout.actor is not None:
         for i in range(len(layout.choices)):
@@ -191,8 +237,10 @@ def chosen_queries(layout: ActionLayout, actions: np.ndarray) -> np.ndarray:
     """The index (into :func:`query_names`) of the query that decided each action dimension: (B, dims) ints.
 
     ``actions`` is (B, dims) (or (B,) for a Discrete space). A verb choice was decided by its verb query, a target
-    choice by the dimension's pointer query.
+    choice by the dimension's pointer query, a continuous dimension by its mean query.
     """
+    if layout.box_dims:
+        return np.broadcast_to(1 + np.arange(layout.box_dims), (len(actions), layout.box_dims)).copy()
     actions = np.asarray(actions).reshape(len(actions), len(layout.choices))
     verbs = np.asarray(layout.verbs)  # (dims,)
     is_pointer = actions >= verbs

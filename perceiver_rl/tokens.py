@@ -1,4 +1,9 @@
-"""Entity observations to tokens: one embedding per entity type plus a learned type embedding; global = one token."""
+"""Observations to tokens: entity sets, feature vectors, categorical values and images, all in one token set.
+
+:class:`EntityTokenizer` embeds the entity convention (one embedding per entity type plus a learned type embedding;
+``global`` = one token); :class:`FeatureTokenizer` and :class:`CategoricalTokenizer` embed vectors and categories
+(images: :class:`~perceiver_rl.image.ImageTokenizer`); :class:`ObservationTokenizer` concatenates every key's tokens.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,16 @@ import torch
 from torch import nn
 
 from perceiver_rl.entities import GLOBAL_KEY, EntitySpec
+from perceiver_rl.image import ImageTokenizer
+from perceiver_rl.observations import CATEGORICAL, FEATURES, IMAGE, SINGLE_KEY, ObservationSpec, TokenSource
 
 
 @dataclass
 class Tokens:
-    """All tokens of a batch of observations, in the spec's type order (global last): tokens (B, N, D), mask (B, N).
+    """All tokens of a batch of observations: tokens (B, N, D), mask (B, N) (True = present).
 
-    ``slices[T]`` is where type ``T``'s padded slots sit along N, so that a policy can pick actor or target tokens.
+    Order: the entity types in the spec's order, then ``global``, then every other observation key. ``slices[T]`` is
+    where type (or key) ``T``'s tokens sit along N, so that a policy can pick actor or target tokens.
     """
 
     tokens: torch.Tensor
@@ -60,4 +68,91 @@ class EntityTokenizer(nn.Module):
             g = obs[GLOBAL_KEY]
             tokens.append((self.embed[GLOBAL_KEY](g) + self.type_embedding[-1])[:, None])  # (B, 1, D)
             masks.append(torch.ones(g.shape[0], 1, dtype=torch.bool, device=g.device))
+        return Tokens(torch.cat(tokens, dim=1), torch.cat(masks, dim=1), self.slices)
+
+
+class FeatureTokenizer(nn.Module):
+    """One token per feature of a vector (B, n) -> (B, n, dim): ``value * w_i + e_i`` (a Linear(1, dim) per feature).
+
+    ``e_i`` is the learned index embedding that tells the features apart. A MultiBinary bit uses it as a two-entry
+    embedding: ``e_i`` for 0, ``w_i + e_i`` for 1.
+    """
+
+    def __init__(self, num_features: int, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(num_features, dim).uniform_(-1.0, 1.0))  # as nn.Linear(1, dim) inits
+        self.index_embedding = nn.Parameter(torch.empty(num_features, dim).uniform_(-1.0, 1.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, n) -> tokens (B, n, dim)."""
+        return x[..., None] * self.weight + self.index_embedding
+
+
+class CategoricalTokenizer(nn.Module):
+    """One token per dimension of Discrete / MultiDiscrete values, given one-hot as SB3 preprocesses them.
+
+    Every (dimension, value) pair has its own learned embedding: the one-hot vector (B, sum(nvec)) is cut into its
+    dimensions by a fixed 0/1 assignment matrix and multiplied into the table, without a loop over dimensions.
+    """
+
+    def __init__(self, nvec: tuple[int, ...], dim: int) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(sum(nvec), dim))  # (S, dim), as nn.Embedding inits
+        dims = torch.repeat_interleave(torch.arange(len(nvec)), torch.tensor(nvec))  # (S,) dimension of each value
+        assign = (dims[None] == torch.arange(len(nvec))[:, None]).float()  # (K, S)
+        self.register_buffer("assign", assign, persistent=False)
+
+    def forward(self, one_hot: torch.Tensor) -> torch.Tensor:
+        """one_hot (B, sum(nvec)) -> tokens (B, K, dim), K = len(nvec)."""
+        return (one_hot[:, None, :] * self.assign) @ self.table
+
+
+def _source_tokenizer(source: TokenSource, dim: int, byte_scale: float) -> nn.Module:
+    if source.kind == FEATURES:
+        return FeatureTokenizer(source.shape[0], dim)
+    if source.kind == CATEGORICAL:
+        return CategoricalTokenizer(source.shape, dim)
+    return ImageTokenizer(source.shape, dim, channels_first=source.channels_first, byte_values=source.byte_values,
+                          byte_scale=byte_scale)
+
+
+class ObservationTokenizer(nn.Module):
+    """All keys of any supported observation as one token set (B, N, dim) with its mask.
+
+    Entity keys go through :class:`EntityTokenizer` (whose type embedding marks each type); every other key through
+    its own tokenizer plus a learned modality embedding for that key. Only entity slots can be absent. ``byte_scale``
+    is the :class:`~perceiver_rl.image.ImageTokenizer` argument for uint8 images.
+    """
+
+    def __init__(self, spec: ObservationSpec, dim: int, byte_scale: float = 1.0) -> None:
+        super().__init__()
+        self.spec = spec
+        self.entities = EntityTokenizer(spec.entities, dim) if spec.entities is not None else None
+        self.sources = nn.ModuleList([_source_tokenizer(s, dim, byte_scale) for s in spec.sources])
+        self.modality = nn.Parameter(torch.empty(len(spec.sources), dim))  # one row per non-entity key
+        nn.init.trunc_normal_(self.modality, std=0.02, a=-2.0, b=2.0)
+        self.slices: dict[str, slice] = dict(self.entities.slices) if self.entities is not None else {}
+        start = max((s.stop for s in self.slices.values()), default=0)
+        for source, tokenizer in zip(spec.sources, self.sources, strict=True):
+            count = tokenizer.num_tokens if isinstance(tokenizer, ImageTokenizer) else source.num_tokens
+            self.slices[source.key] = slice(start, start + count)
+            start += count
+        self.num_tokens = start
+
+    def forward(self, obs: Mapping[str, torch.Tensor] | torch.Tensor) -> Tokens:
+        """obs preprocessed by SB3 (a dict, or one tensor for a non-Dict space) -> tokens (B, N, dim), mask (B, N)."""
+        if self.spec.single:
+            obs = {SINGLE_KEY: obs}
+        tokens, masks = [], []
+        if self.entities is not None:
+            entity_tokens = self.entities(obs)
+            tokens.append(entity_tokens.tokens)
+            masks.append(entity_tokens.mask)
+        for i, (source, tokenizer) in enumerate(zip(self.spec.sources, self.sources, strict=True)):
+            x = obs[source.key]  # images (B, H, W, C) or (B, C, H, W); else flattened: a Discrete may come as (B, 1, n)
+            tokens.append(tokenizer(x if source.kind == IMAGE else x.flatten(1)) + self.modality[i])  # (B, n, D)
+        batch = tokens[0].shape[0]
+        if len(masks) < len(tokens):
+            masks.append(torch.ones(batch, self.num_tokens - sum(m.shape[1] for m in masks), dtype=torch.bool,
+                                    device=tokens[0].device))
         return Tokens(torch.cat(tokens, dim=1), torch.cat(masks, dim=1), self.slices)

@@ -245,13 +245,13 @@ def test_bad_spaces():
     with pytest.raises(ValueError, match=r"entity key 'dot' has no mask key 'dot_mask'"):
         PPO(PerceiverPolicy, NoMask(), policy_kwargs=TINY)
 
-    class BoxActions(MajorityTask):
+    class BinaryActions(MajorityTask):
         def __init__(self):
             super().__init__()
-            self.action_space = spaces.Box(-1, 1, (2,))
+            self.action_space = spaces.MultiBinary(2)
 
-    with pytest.raises(ValueError, match=r"action_space: expected Discrete or 1-D MultiDiscrete, got Box"):
-        PPO(PerceiverPolicy, BoxActions(), policy_kwargs=TINY)
+    with pytest.raises(ValueError, match=r"action_space: expected Discrete, 1-D MultiDiscrete or Box, got MultiBinary"):
+        PPO(PerceiverPolicy, BinaryActions(), policy_kwargs=TINY)
 
     class FewChoices(PointerTask):
         def __init__(self):
