@@ -1,8 +1,9 @@
-"""Assembling agents: the env (checked against the entity convention), the algorithm and the policy of a core.
+"""Assembling agents: the env (checked against the spaces the policies read), the algorithm and the core's policy.
 
 An env with ``action_masks()`` gets ``MaskablePPO`` with ``MaskablePerceiverPolicy``, any other ``PPO`` with
-``PerceiverPolicy``; ``core="mlp"`` is SB3's own ``MultiInputPolicy`` (the no-attention reference). The
-``policy`` section of the config becomes ``policy_kwargs``, the ``algo`` section the algorithm's arguments.
+``PerceiverPolicy``; ``core="mlp"`` is SB3's own ``MultiInputPolicy`` (``MlpPolicy`` for a non-Dict observation),
+the no-attention reference. The ``policy`` section of the config becomes ``policy_kwargs``, the ``algo`` section the
+algorithm's arguments. Observations follow the entity convention, or any space ``perceiver_rl`` reads as tokens.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+from gymnasium import spaces
 from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.utils import is_masking_supported
 from stable_baselines3 import PPO
@@ -23,7 +25,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.errors import UsageError
 from agents.presets import AgentConfig, game_presets, resolve_config
-from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, parse_entity_space
+from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, parse_observation_space
 
 #: Packages imported before looking up an env id: ``envs`` registers the shipped games (``perceiver_rl/<Name>-v0``).
 DEFAULT_ENV_PACKAGES = ("envs",)
@@ -59,16 +61,16 @@ def check_env_id(env_id: str) -> None:
 def make_env(
     env_id: str, n_envs: int, seed: int, env_packages: Iterable[str] = (), render_mode: str | None = None
 ) -> VecEnv:
-    """``n_envs`` monitored copies of ``env_id`` in a DummyVecEnv, checked against the entity convention."""
+    """``n_envs`` monitored copies of ``env_id`` in a DummyVecEnv, checked against the spaces the policies read."""
     import_env_packages(env_packages)
     check_env_id(env_id)
     env_kwargs = {"render_mode": render_mode} if render_mode else None
     env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
     try:
-        parse_entity_space(env.observation_space)
+        parse_observation_space(env.observation_space)
     except ValueError as e:
         env.close()
-        raise UsageError(f"{env_id} does not follow the entity observation convention: {e}") from e
+        raise UsageError(f"{env_id}: unsupported observation space: {e}") from e
     return env
 
 
@@ -77,10 +79,10 @@ def is_maskable(env: VecEnv) -> bool:
     return is_masking_supported(env)
 
 
-def _policy(core: str, maskable: bool) -> type | str:
+def _policy(core: str, maskable: bool, observation_space: spaces.Space) -> type | str:
     """The policy class (or SB3 policy name) of ``core``."""
     if core == "mlp":
-        return "MultiInputPolicy"
+        return "MultiInputPolicy" if isinstance(observation_space, spaces.Dict) else "MlpPolicy"
     return MaskablePerceiverPolicy if maskable else PerceiverPolicy
 
 
@@ -91,11 +93,9 @@ def build_agent(config: AgentConfig, env: VecEnv, device: str = "auto") -> Agent
     policy_kwargs: dict[str, Any] = dict(config.policy)
     if config.core != "mlp":
         policy_kwargs["core"] = config.core
+    policy = _policy(config.core, maskable, env.observation_space)
     try:
-        return algo(
-            _policy(config.core, maskable), env, policy_kwargs=policy_kwargs, seed=config.seed, device=device,
-            verbose=0, **config.algo,
-        )
+        return algo(policy, env, policy_kwargs=policy_kwargs, seed=config.seed, device=device, verbose=0, **config.algo)
     except (ValueError, AssertionError, TypeError) as e:
         raise UsageError(f"cannot build a {config.core} agent for {config.env_id}: {e}") from e
 

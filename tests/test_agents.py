@@ -9,6 +9,7 @@ import gymnasium as gym
 import pytest
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
+from stable_baselines3.common.policies import ActorCriticPolicy
 
 import envs
 from agents import CORES, AgentConfig, UsageError, make_agent, resolve_config
@@ -101,3 +102,13 @@ def test_report_aggregates_seeds_with_rliable(tmp_path: Path) -> None:
     assert report["probability_of_improvement"]["mlp > perceiver"]["p"] == 0.0
     for name in ("report.md", "curves_steps.png", "curves_time.png"):
         assert (tmp_path / "report" / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_make_agent_reads_a_plain_gym_env(core: str) -> None:
+    agent = make_agent("CartPole-v1", core=core, seed=0, **TINY, **TINY_CORE[core])
+    assert type(agent) is PPO
+    expected = PerceiverPolicy if core != "mlp" else ActorCriticPolicy  # SB3's MlpPolicy
+    assert type(agent.policy) is expected
+    action, _ = agent.predict(agent.get_env().reset())
+    assert agent.action_space.contains(action[0])
