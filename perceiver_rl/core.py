@@ -26,6 +26,13 @@ def _shape(t: torch.Tensor) -> tuple[int, ...]:
     return tuple(t.shape)
 
 
+def check_sizes(minimum: int, **sizes: int) -> None:
+    """Raise a ``ValueError`` naming the first of ``sizes`` below ``minimum``."""
+    for name, value in sizes.items():
+        if value < minimum:
+            raise ValueError(f"{name}: expected >= {minimum}, got {value}")
+
+
 def as_bool_mask(mask: torch.Tensor, name: str) -> torch.Tensor:
     """Return ``mask`` as a bool tensor; a float/int mask must hold only 0 and 1 (True/1 = a present entity)."""
     if mask.dtype == torch.bool:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from perceiver_rl.attention import AttentionBlock
-from perceiver_rl.core import Encoding, EntityCore, QueryDecoder, rollout_step
+from perceiver_rl.core import Encoding, EntityCore, QueryDecoder, check_sizes, rollout_step
 
 
 class TransformerCore(EntityCore):
@@ -38,12 +38,8 @@ class TransformerCore(EntityCore):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        for name, value in [("input_dim", input_dim), ("query_dim", query_dim), ("output_dim", output_dim),
-                            ("model_dim", model_dim)]:
-            if value < 1:
-                raise ValueError(f"{name}: expected >= 1, got {value}")
-        if num_layers < 0:
-            raise ValueError(f"num_layers: expected >= 0, got {num_layers}")
+        check_sizes(1, input_dim=input_dim, query_dim=query_dim, output_dim=output_dim, model_dim=model_dim)
+        check_sizes(0, num_layers=num_layers)
         self.input_dim, self.query_dim, self.output_dim = input_dim, query_dim, output_dim
         self.embed = nn.Linear(input_dim, model_dim)
         self.layers = nn.ModuleList(
