@@ -26,9 +26,9 @@ class CoreConfig:
     """Sizes of a policy's core.
 
     Policy defaults are smaller than the cores' paper-sized defaults (128 wide, 32 latents, 3 layers): PPO on a CPU
-    runs the network on every minibatch (2,560 of them per SB3-default iteration), where a 64-wide core with 16
-    latents and one latent block keeps the Perceiver near the throughput target of the project (see
-    docs/BENCHMARKS.md, "PPO throughput") and still solves the policy tests' tasks in 10k steps. Raise them for
+    runs the network on every minibatch (2,560 of them per SB3-default iteration), so a 64-wide core with 16
+    latents and one latent block is the default: it solves the policy tests' tasks in 10k steps, and its PPO
+    throughput is measured in docs/BENCHMARKS.md ("PPO throughput"). Raise them for
     harder games in a preset. ``num_latents``, ``num_repeats`` and ``cross_heads`` shape the Perceiver only; the
     Transformer keeps one token per entity and ignores them, so that switching ``core`` changes nothing else.
     """
