@@ -11,6 +11,7 @@ import platform
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 import sb3_contrib
 import stable_baselines3
 import torch
-from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback, ProgressBarCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback, ProgressBarCallback
 from stable_baselines3.common.logger import configure
 
 from agents.callbacks import HParams, Throughput, TimedEval
@@ -63,8 +64,12 @@ def train(
     device: str = "auto",
     resume: Path | None = None,
     echo: bool = True,
+    on_evaluation: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
-    """Train ``config`` in a new folder under ``logdir`` (continuing ``resume``'s weights and step count if given)."""
+    """Train ``config`` in a new folder under ``logdir`` (continuing ``resume``'s weights and step count if given).
+
+    ``on_evaluation`` is called with :func:`last_evaluation` after each evaluation, the final one included.
+    """
     n_envs, total = config.run["n_envs"], config.run["total_timesteps"]
     env = make_env(config.env_id, n_envs, config.seed, config.env_packages)
     model = load_agent(resume, env, device) if resume else build_agent(config, env, device)
@@ -96,6 +101,8 @@ def train(
     hparams = {"env_id": config.env_id, "core": config.core, "seed": config.seed, **config.run, **config.algo,
                **config.policy, "parameters": meta["parameters"]}
     callbacks = [evaluation, checkpoints, Throughput(evaluation), HParams(hparams)]
+    if on_evaluation is not None:
+        callbacks.append(AfterEvaluation(evaluation, on_evaluation))
     progress = ProgressBarCallback() if echo else None
     if echo:
         print(f"Training {config.core} {type(model).__name__} on {config.env_id} ({meta['parameters']:,} parameters, "
@@ -135,14 +142,42 @@ def _summary(status: str, timesteps: int, evaluation: TimedEval, parameters: int
     summary: dict[str, Any] = {
         "status": status, "timesteps": timesteps, "parameters": parameters,
         "train_seconds": round(evaluation.train_seconds, 2), "eval_seconds": round(evaluation.eval_seconds, 2),
-        "steps_per_second": round(evaluation.steps_per_second, 1), "final_eval": None,
+        "steps_per_second": round(evaluation.steps_per_second, 1), "final_eval": last_evaluation(evaluation),
     }
-    if evaluation.evaluations_results:
-        returns = evaluation.evaluations_results[-1]
-        successes = evaluation.evaluations_successes[-1] if evaluation.evaluations_successes else []
-        summary["final_eval"] = {
-            "timesteps": int(evaluation.evaluations_timesteps[-1]), "episodes": len(returns),
-            "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
-            "success_rate": float(np.mean(successes)) if successes else None,
-        }
     return summary
+
+
+def last_evaluation(evaluation: TimedEval) -> dict[str, Any] | None:
+    """The latest evaluation (steps, episodes, mean and std return, success rate or None), or None before the first."""
+    if not evaluation.evaluations_results:
+        return None
+    returns = evaluation.evaluations_results[-1]
+    successes = evaluation.evaluations_successes[-1] if evaluation.evaluations_successes else []
+    return {
+        "timesteps": int(evaluation.evaluations_timesteps[-1]), "episodes": len(returns),
+        "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
+        "success_rate": float(np.mean(successes)) if successes else None,
+    }
+
+
+class AfterEvaluation(BaseCallback):
+    """Calls ``hook`` with :func:`last_evaluation` once after each new evaluation of ``evaluation``."""
+
+    def __init__(self, evaluation: TimedEval, hook: Callable[[dict[str, Any]], None]) -> None:
+        super().__init__()
+        self.evaluation = evaluation
+        self.hook = hook
+        self.seen = 0
+
+    def _report_new(self) -> None:
+        count = len(self.evaluation.evaluations_timesteps)
+        if count > self.seen:
+            self.seen = count
+            self.hook(last_evaluation(self.evaluation))
+
+    def _on_step(self) -> bool:
+        self._report_new()
+        return True
+
+    def _on_training_end(self) -> None:  # after TimedEval's, which runs the final evaluation
+        self._report_new()
