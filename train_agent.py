@@ -3,7 +3,8 @@
     python train_agent.py                      # the main job: Perceiver PPO on Skirmish for a few minutes on a CPU
     python train_agent.py train --env ID --core perceiver --timesteps N --seed S --n-envs K --logdir DIR \\
         [--config FILE] [--set key=value ...] [--device auto] [--resume CHECKPOINT] [--env-package NAME]
-    python train_agent.py eval --model PATH --episodes N [--video FILE.gif|.mp4]
+    python train_agent.py eval --model PATH --episodes N [--video FILE.gif|.mp4] [--attention] \\
+        [--still FILE.png --still-step K]
     python train_agent.py compare --env ID --cores perceiver transformer mlp --seeds 5 --timesteps N --workers K \\
         --logdir DIR
     python train_agent.py compare --report-only DIR
@@ -101,6 +102,11 @@ def build_parser() -> Parser:
     p.add_argument("--model", type=Path, required=True, help="a saved agent (.zip)")
     p.add_argument("--episodes", type=positive_int, default=10, help="deterministic episodes (default 10)")
     p.add_argument("--video", type=Path, help="film the first episode to this .gif or .mp4")
+    p.add_argument("--attention", action="store_true",
+                   help="draw what each decision attended to over the filmed frames (attention cores only)")
+    p.add_argument("--still", type=Path, metavar="FILE.png", help="save one frame of the filmed episode as a PNG")
+    p.add_argument("--still-step", type=int_at_least(0), metavar="K",
+                   help="the frame --still saves (default 0, the first state)")
     p.add_argument("--env", help="env id (default: from the run's config.yaml beside the model)")
     p.add_argument("--env-package", action="append", default=[], metavar="NAME", help="import this module first")
     p.add_argument("--json", type=Path, help="write the results here (default: <model>.eval.json beside the model)")
@@ -179,8 +185,11 @@ def print_train_result(result: TrainResult, logdir: Path) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a saved agent: text on stdout, JSON in a file."""
     torch.set_num_threads(1)
+    if args.still_step is not None and args.still is None:
+        raise UsageError("--still-step: pass --still FILE.png too")
     env_id, env_packages = eval_env_id(args.model, args.env, args.env_package)
-    results = evaluate(args.model, env_id, args.episodes, args.video, env_packages, args.device)
+    results = evaluate(args.model, env_id, args.episodes, args.video, env_packages, args.device,
+                       attention=args.attention, still=args.still, still_step=args.still_step or 0)
     json_path = args.json or unique_path(args.model.parent, f"{args.model.stem}.eval", ".json")
     write_json(json_path, results)
     success = "n/a (the env reports no is_success)" if results["success_rate"] is None else (
@@ -190,6 +199,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"success: {success}")
     if args.video:
         print(f"video:   {args.video}")
+    if args.still:
+        print(f"still:   {args.still}")
     print(f"json:    {json_path}")
     return 0
 

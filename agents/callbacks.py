@@ -1,7 +1,8 @@
 """Training callbacks: timed evaluation with a CSV of (steps, time, return, success), throughput and hyperparameters.
 
 Each evaluation appends a row to ``evaluations.csv``; ``train_seconds`` is wall-clock time spent training (rollouts and
-updates, evaluations excluded), so learning curves by time compare cores fairly.
+updates, evaluations excluded), so learning curves by time compare cores fairly. For attention policies each evaluation
+also logs ``eval/attention``: the picture of the first decision of the first evaluation episode.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import HParam
+from stable_baselines3.common.logger import HParam, Image
 from stable_baselines3.common.utils import safe_mean
 from stable_baselines3.common.vec_env import VecEnv
 
+from agents.attention_view import snapshot
 from agents.rundir import EVAL_CSV
 
 EVAL_COLUMNS = ("timesteps", "wall_seconds", "train_seconds", "mean_return", "std_return", "success_rate")
@@ -30,6 +33,8 @@ class TimedEval(MaskableEvalCallback):
     ``eval_freq`` counts env steps (SB3 counts calls, one per ``n_envs`` steps). Every evaluation reseeds the eval
     env with ``seed``, so all evaluations play the same starting states and the curve shows the policy changing, not
     the draw. The final model is evaluated at the end of training unless the last periodic evaluation already saw it.
+    With ``attention_env`` (a rendering env the policy can be explained on), each evaluation logs the picture of the
+    first decision in the episode seeded ``seed`` (the first evaluation episode's start) as ``eval/attention``.
     """
 
     def __init__(
@@ -42,6 +47,7 @@ class TimedEval(MaskableEvalCallback):
         episodes: int,
         masking: bool,
         echo: bool,
+        attention_env: gym.Env | None = None,
     ) -> None:
         super().__init__(
             eval_env, n_eval_episodes=episodes, eval_freq=max(1, eval_freq // n_envs), log_path=str(run_dir),
@@ -50,6 +56,7 @@ class TimedEval(MaskableEvalCallback):
         self.seed = seed
         self.csv_path = run_dir / EVAL_CSV
         self.echo = echo
+        self.attention_env = attention_env
         self.start = time.perf_counter()
         self.start_steps = 0
         self.eval_seconds = 0.0
@@ -79,6 +86,9 @@ class TimedEval(MaskableEvalCallback):
         if self.n_calls % self.eval_freq != 0:
             return True
         started = time.perf_counter()
+        if self.attention_env is not None:  # recorded before the parent's evaluation dumps the logger
+            picture = snapshot(self.model, self.attention_env, self.seed)  # (H, W, 3) uint8
+            self.logger.record("eval/attention", Image(picture, "HWC"), exclude=("stdout", "log", "json", "csv"))
         self.eval_env.seed(self.seed)
         keep_training = super()._on_step()
         self.eval_seconds += time.perf_counter() - started

@@ -1,4 +1,5 @@
-"""Evaluating a saved agent: deterministic episodes, return and success statistics, and a video of one episode."""
+"""Evaluating a saved agent: deterministic episodes, return and success statistics, and a video (and a still) of one
+episode, optionally with the attention of every decision drawn over it (:mod:`agents.attention_view`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 import imageio.v2 as imageio
 import numpy as np
 
+from agents.attention_view import attention_frame, attention_unsupported, end_frame
 from agents.errors import UsageError
-from agents.factory import check_model_path, is_maskable, load_agent, make_env
+from agents.factory import check_model_path, deterministic_action, load_agent, make_env
 from agents.rundir import find_run_config, load_run
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -37,6 +39,12 @@ def check_video_path(video: Path) -> None:
         raise UsageError(f"--video {video}: writing MP4 needs imageio-ffmpeg (pip install imageio-ffmpeg); or use .gif")
 
 
+def check_still_path(still: Path) -> None:
+    """Raise a UsageError unless ``still`` is a PNG file name."""
+    if still.suffix.lower() != ".png":
+        raise UsageError(f"--still {still}: expected a file ending in .png")
+
+
 def evaluate(
     model_path: Path,
     env_id: str,
@@ -44,37 +52,57 @@ def evaluate(
     video: Path | None = None,
     env_packages: list[str] | None = None,
     device: str = "auto",
+    *,
+    attention: bool = False,
+    still: Path | None = None,
+    still_step: int = 0,
 ) -> dict[str, Any]:
-    """Run ``episodes`` deterministic episodes; the first one is filmed to ``video`` if given. Returns the stats."""
+    """Run ``episodes`` deterministic episodes and return the stats. The first one is filmed to ``video`` and/or its
+    frame ``still_step`` saved to ``still``; with ``attention`` every frame shows what its decision attended to."""
     if video is not None:
         check_video_path(video)
-    vec_env = make_env(env_id, 1, EVAL_SEED, env_packages or [], render_mode="rgb_array" if video else None)
+    if still is not None:
+        check_still_path(still)
+    filmed = video is not None or still is not None
+    if attention and not filmed:
+        raise UsageError("--attention: draws on the filmed frames; pass --video FILE and/or --still FILE.png")
+    vec_env = make_env(env_id, 1, EVAL_SEED, env_packages or [], render_mode="rgb_array" if filmed else None)
     model = load_agent(model_path, vec_env, device)
     env = vec_env.envs[0]  # step the monitored env itself: a VecEnv would reset before showing the last frame
-    masked = is_maskable(vec_env)
+    reason = attention_unsupported(model, env) if attention else None
+    if reason is not None:
+        vec_env.close()
+        raise UsageError(f"--attention: {reason}")
     returns, successes, frames = [], [], []
     for episode in range(episodes):
         obs, info = env.reset(seed=EVAL_SEED + episode)
-        filming = video is not None and episode == 0
-        frames += [env.render()] if filming else []
+        filming = filmed and episode == 0
         total, done = 0.0, False
         while not done:
-            masks = {"action_masks": env.get_wrapper_attr("action_masks")()} if masked else {}
-            action, _ = model.predict(obs, deterministic=True, **masks)
+            action = deterministic_action(model, env, obs)
+            if filming:  # the state the action was chosen in
+                frames.append(attention_frame(env, model, obs, action) if attention else env.render())
             obs, reward, terminated, truncated, info = env.step(action)
             total, done = total + float(reward), terminated or truncated
-            frames += [env.render()] if filming else []
+        if filming:  # the last state, where no decision is made
+            frames.append(end_frame(env, ["episode over", f"return {total:.2f}"]) if attention else env.render())
         returns.append(total)
         if "is_success" in info:
             successes.append(float(info["is_success"]))
     vec_env.close()
     if video is not None:
         _write_video(video, frames, fps=int(env.metadata.get("render_fps") or 10))
+    if still is not None:
+        if still_step >= len(frames):
+            raise UsageError(f"--still-step {still_step}: the filmed episode has {len(frames)} frames "
+                             f"(0..{len(frames) - 1})")
+        still.parent.mkdir(parents=True, exist_ok=True)
+        imageio.imwrite(still, frames[still_step])
     return {
         "model": str(model_path), "env_id": env_id, "episodes": episodes, "deterministic": True,
         "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
         "success_rate": float(np.mean(successes)) if successes else None, "returns": returns,
-        "video": str(video) if video else None,
+        "video": str(video) if video else None, "still": str(still) if still else None, "attention": attention,
     }
 
 

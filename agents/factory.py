@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.utils import is_masking_supported
@@ -121,8 +122,16 @@ def load_agent(path: Path, env: VecEnv, device: str = "auto") -> Agent:
     algo = MaskablePPO if is_maskable(env) else PPO
     try:
         return algo.load(path, env=env, device=device)
-    except (zipfile.BadZipFile, ValueError, KeyError, AssertionError, TypeError) as e:
-        raise UsageError(f"{path} is not a saved agent for this env ({type(e).__name__}: {e})") from e
+    except (zipfile.BadZipFile, ValueError, KeyError, AssertionError, TypeError, RuntimeError) as e:
+        detail = " ".join(str(e).split())  # one line (a state dict mismatch lists its keys over several)
+        raise UsageError(f"{path} is not a saved agent for this env ({type(e).__name__}: {detail})") from e
+
+
+def deterministic_action(model: Agent, env: gym.Env, obs: Any) -> np.ndarray:
+    """``model``'s deterministic action on ``obs``, the current observation of ``env`` (whose action masks a
+    MaskablePPO gets)."""
+    masks = {"action_masks": env.get_wrapper_attr("action_masks")()} if isinstance(model, MaskablePPO) else {}
+    return model.predict(obs, deterministic=True, **masks)[0]
 
 
 def count_parameters(agent: Agent) -> int:

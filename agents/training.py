@@ -7,6 +7,7 @@ training cleanly: the model and a checkpoint are saved and the logs closed.
 
 from __future__ import annotations
 
+import logging
 import platform
 import signal
 import sys
@@ -22,7 +23,9 @@ import stable_baselines3
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback, ProgressBarCallback
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecEnv
 
+from agents.attention_view import attention_unsupported
 from agents.callbacks import HParams, Throughput, TimedEval
 from agents.errors import UsageError
 from agents.factory import build_agent, count_parameters, is_maskable, load_agent, make_env
@@ -38,6 +41,7 @@ from agents.rundir import (
 )
 
 EVAL_SEED_OFFSET = 10_000  # the eval env's seed is the run's seed + this, so it never replays training episodes
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -79,6 +83,7 @@ def train(
     # evaluation episodes run side by side in up to n_envs envs: one batched forward pass per step
     eval_seed = config.seed + EVAL_SEED_OFFSET
     eval_env = make_env(config.env_id, min(n_envs, config.run["eval_episodes"]), eval_seed, config.env_packages)
+    picture_env = _attention_env(config, model, env, eval_seed)
 
     run_dir = create_run_dir(logdir, config)
     meta = {
@@ -93,7 +98,7 @@ def train(
 
     evaluation = TimedEval(
         eval_env, eval_seed, run_dir, config.run["eval_freq"], n_envs, config.run["eval_episodes"], is_maskable(env),
-        echo,
+        echo, picture_env.envs[0] if picture_env is not None else None,
     )
     checkpoints = CheckpointCallback(
         max(1, config.run["checkpoint_freq"] // n_envs), str(run_dir / CHECKPOINT_DIR), name_prefix=CHECKPOINT_PREFIX
@@ -133,8 +138,19 @@ def train(
         logger.close()
         env.close()
         eval_env.close()
+        if picture_env is not None:
+            picture_env.close()
         signal.signal(signal.SIGINT, previous_handler)
     return TrainResult(run_dir, model_path, status, summary)
+
+
+def _attention_env(config: AgentConfig, model: Any, env: VecEnv, seed: int) -> VecEnv | None:
+    """A rendering env for the ``eval/attention`` picture, or None (with a debug-level reason) if it cannot be drawn."""
+    reason = attention_unsupported(model, env.envs[0])
+    if reason is not None:
+        log.debug("no eval/attention image: %s", reason)
+        return None
+    return make_env(config.env_id, 1, seed, config.env_packages, render_mode="rgb_array")
 
 
 def _summary(status: str, timesteps: int, evaluation: TimedEval, parameters: int) -> dict[str, Any]:

@@ -22,6 +22,7 @@ FRAME_SIZE = 256
 _ANGLES = np.arange(8) * (np.pi / 4)
 MOVES = np.concatenate([np.zeros((1, 2)), np.stack([np.cos(_ANGLES), np.sin(_ANGLES)], axis=1)])  # (9, 2)
 MOVES[np.abs(MOVES) < 1e-12] = 0.0
+MOVE_NAMES = ("stay", "move E", "move NE", "move N", "move NW", "move W", "move SW", "move S", "move SE")
 
 
 # ----------------------------------------------------------------------------------------------- argument checks
@@ -118,6 +119,8 @@ class EntityEnv(gym.Env):
     #: How the action decodes by query (``perceiver_rl`` policy kwargs): ``actor`` = the entity type with one action
     #: per slot, ``targets`` = the entity type that the last choices of each action point at (None = fixed verbs only).
     action_roles: ClassVar[dict[str, str | None]] = {"actor": None, "targets": None}
+    #: Names of the verb choices (the first choices of every action dimension), for pictures; () = unnamed.
+    verb_names: tuple[str, ...] = ()
 
     def __init__(self, render_mode: str | None = None):
         if render_mode is not None:

@@ -11,6 +11,7 @@ from envs import render
 from envs.base import (
     FEATURE_HIGH,
     FEATURE_LOW,
+    MOVE_NAMES,
     MOVES,
     EntityEnv,
     check_count_range,
@@ -49,6 +50,8 @@ class Foraging(EntityEnv):
         max_steps: step limit (default 150). approach_reward: shaping weight (default 1.0; 0 = item values only).
         render_mode: ``None`` or ``"rgb_array"``.
     """
+
+    verb_names = MOVE_NAMES
 
     def __init__(
         self,

@@ -47,6 +47,7 @@ class Majority(QuizEnv):
         super().__init__(rounds, success_accuracy, render_mode)
         self.min_items, self.max_items = check_count_range("min_items", min_items, "max_items", max_items, 1)
         self.n_colors = check_int("n_colors", n_colors, 2, len(render.PALETTE))
+        self.verb_names = render.PALETTE_NAMES[: self.n_colors]
         self.weighted = bool(weighted)
         self.action_space = spaces.Discrete(self.n_colors)
         self.observation_space = entity_space(

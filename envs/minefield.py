@@ -11,6 +11,7 @@ from envs import render
 from envs.base import (
     FEATURE_HIGH,
     FEATURE_LOW,
+    MOVE_NAMES,
     MOVES,
     EntityEnv,
     check_count_range,
@@ -55,6 +56,8 @@ class Minefield(EntityEnv):
         max_steps: step limit (default 80).
         render_mode: ``None`` or ``"rgb_array"``.
     """
+
+    verb_names = MOVE_NAMES
 
     def __init__(
         self,

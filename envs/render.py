@@ -25,8 +25,19 @@ YELLOW: Color = (250, 220, 60)
 PURPLE: Color = (180, 100, 230)
 DARK_RED: Color = (110, 30, 30)
 
-#: Distinct colours for categorical features (item colours, kinds), indexed by category.
+#: Distinct colours for categorical features (item colours, kinds), indexed by category, and their names.
 PALETTE: tuple[Color, ...] = (RED, BLUE, GREEN, YELLOW, PURPLE, CYAN, ORANGE, WHITE)
+PALETTE_NAMES: tuple[str, ...] = ("red", "blue", "green", "yellow", "purple", "cyan", "orange", "white")
+#: A dark-to-bright ramp (inferno-like: purple, red, orange, pale yellow) for weights in [0, 1]; see heat_colors.
+_HEAT = np.array([(72, 30, 110), (160, 45, 100), (230, 80, 40), (250, 170, 30), (252, 250, 170)], dtype=np.float64)
+
+
+def heat_colors(t: np.ndarray) -> np.ndarray:
+    """Colours (n, 3) uint8 of weights ``t`` (n,) in [0, 1] on a dark-to-bright ramp: brighter is larger."""
+    x = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0) * (len(_HEAT) - 1)  # (n,)
+    low = np.minimum(x.astype(np.int64), len(_HEAT) - 2)
+    frac = (x - low)[:, None]
+    return np.rint(_HEAT[low] * (1 - frac) + _HEAT[low + 1] * frac).astype(np.uint8)
 
 
 @lru_cache(maxsize=64)
@@ -42,7 +53,8 @@ def _stamp(radius: float, inner: float) -> tuple[np.ndarray, np.ndarray]:
 class Canvas:
     """A ``(size, size, 3)`` uint8 frame showing the world rectangle ``bounds = (x_min, x_max, y_min, y_max)``.
 
-    World y points up, pixel rows point down. Drawing calls take world coordinates and are vectorised over entities.
+    World y points up, pixel rows point down. Drawing calls take world coordinates and are vectorised over entities;
+    the ``*_at`` calls take pixel (x, y) coordinates instead, e.g. to mark entities on a finished frame (:meth:`over`).
     """
 
     def __init__(self, bounds: tuple[float, float, float, float], size: int = 256, background: Color = BACKGROUND):
@@ -52,6 +64,15 @@ class Canvas:
         self.frame[:] = background
         x_min, x_max, y_min, y_max = self.bounds
         self.scale = (self.size - 1) / max(x_max - x_min, y_max - y_min)  # pixels per world unit
+
+    @classmethod
+    def over(cls, frame: np.ndarray) -> Canvas:
+        """A canvas drawing on a copy of a finished square ``frame`` (size, size, 3), through the ``*_at`` calls."""
+        if frame.ndim != 3 or frame.shape[0] != frame.shape[1] or frame.shape[2] != 3:
+            raise ValueError(f"frame: expected a square (size, size, 3) image, got shape {frame.shape}")
+        canvas = cls((0.0, frame.shape[0] - 1.0, 0.0, frame.shape[0] - 1.0), frame.shape[0])
+        canvas.frame = frame.astype(np.uint8, copy=True)
+        return canvas
 
     def to_pixels(self, xy: np.ndarray) -> np.ndarray:
         """World points ``(..., 2)`` -> pixel (x, y) coordinates ``(..., 2)`` float (outside the frame if off-view)."""
@@ -64,11 +85,15 @@ class Canvas:
         return float(length) * self.scale
 
     def _paint(self, xy: np.ndarray, offsets: tuple[np.ndarray, np.ndarray], colors: np.ndarray) -> None:
-        """Paint the pixel ``offsets`` around each point of ``xy`` (n, 2) with ``colors`` (n, 3) or (3,)."""
-        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        """Paint the pixel ``offsets`` around each world point of ``xy`` (n, 2) with ``colors`` (n, 3) or (3,)."""
+        self._paint_at(self.to_pixels(np.asarray(xy, dtype=np.float64).reshape(-1, 2)), offsets, colors)
+
+    def _paint_at(self, pixels: np.ndarray, offsets: tuple[np.ndarray, np.ndarray], colors: np.ndarray) -> None:
+        """Paint the pixel ``offsets`` around each pixel point (x, y) of ``pixels`` (n, 2) with ``colors``."""
+        xy = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
         if len(xy) == 0:
             return
-        centre = np.rint(self.to_pixels(xy)).astype(np.int64)  # (n, 2)
+        centre = np.rint(xy).astype(np.int64)  # (n, 2)
         dy, dx = offsets
         cols = centre[:, 0:1] + dx[None, :]  # (n, k)
         rows = centre[:, 1:2] + dy[None, :]
@@ -85,6 +110,21 @@ class Canvas:
         """Circle outlines of ``radius_px`` pixels around the world points ``xy`` (n, 2)."""
         radius = max(float(radius_px), 1.0)
         self._paint(xy, _stamp(radius, max(radius - width_px, 0.0)), np.asarray(colors))
+
+    def rings_at(self, pixels: np.ndarray, radii_px: np.ndarray, colors: np.ndarray, width_px: float = 2.0) -> None:
+        """Circle outlines around the pixel points ``pixels`` (n, 2), each of its own radius (n,) and colour (n, 3),
+        drawn in order (later rings on top)."""
+        pixels = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+        colors = np.broadcast_to(np.asarray(colors, dtype=np.uint8).reshape(-1, 3), (len(pixels), 3))
+        for xy, radius, color in zip(pixels, np.asarray(radii_px).reshape(-1), colors, strict=True):
+            radius = max(round(float(radius) * 2) / 2, 1.0)  # half-pixel steps keep the stamp cache small
+            self._paint_at(xy[None], _stamp(radius, max(radius - width_px, 0.0)), color)
+
+    def boxes_at(self, pixels: np.ndarray, half_px: int, color: Color, width_px: int = 1) -> None:
+        """Square outlines of half-side ``half_px`` pixels around the pixel points ``pixels`` (n, 2)."""
+        dy, dx = np.mgrid[-half_px : half_px + 1, -half_px : half_px + 1]
+        edge = np.maximum(np.abs(dy), np.abs(dx)) > half_px - width_px
+        self._paint_at(pixels, (dy[edge], dx[edge]), np.asarray(color))
 
     def rect(self, x0: float, y0: float, x1: float, y1: float, color: Color) -> None:
         """A filled axis-aligned rectangle between the world corners (x0, y0) and (x1, y1)."""

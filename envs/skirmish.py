@@ -11,6 +11,7 @@ from envs import render
 from envs.base import (
     FEATURE_HIGH,
     FEATURE_LOW,
+    MOVE_NAMES,
     MOVES,
     EntityEnv,
     check_choice,
@@ -185,6 +186,7 @@ class Skirmish(EntityEnv):
     """
 
     action_roles: ClassVar[dict[str, str | None]] = {"actor": "ally", "targets": "enemy"}
+    verb_names = MOVE_NAMES
 
     def __init__(
         self,

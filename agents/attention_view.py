@@ -1,0 +1,178 @@
+"""Pictures of what a decision attended to: the relevance of the chosen action's query drawn over the rendered
+entities (rings scaled and coloured by weight), and the most relevant entities listed in a side panel.
+
+Weights are :func:`perceiver_rl.explain`'s relevance of each entity slot to the decoder query that chose the action
+(a verb's query or the pointer's): >= 0, summing to 1 over the present entities. Rings are sized and coloured relative
+to the largest weight in the picture; the panel lists the absolute weights. With an ``actor`` type (Skirmish: one
+action per ally) the picture shows the decision of the first present actor slot, marked by a white square, so a video
+follows one unit until it dies. Games with a single decision show the query that chose it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.factory import deterministic_action
+from envs.render import BACKGROUND, GREY, WHITE, Canvas, heat_colors
+from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, explain
+from perceiver_rl.queries import chosen_queries
+
+PANEL_WIDTH = 224  # pixels beside the frame
+TOP_K = 5  # entities listed in the panel
+RING_RADIUS_PX = (8.0, 20.0)  # the ring of a weight near 0 and of the largest weight
+MARK_HALF_PX = 11  # half-side of the square marking the deciding actor
+FONT_SIZE = 13
+LINE_PX = 18
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entity slot (or token) and its relevance to the decision shown."""
+
+    kind: str
+    slot: int
+    weight: float
+
+    @property
+    def name(self) -> str:
+        """``kind[slot]``, as the panel writes it."""
+        return f"{self.kind}[{self.slot}]"
+
+
+@dataclass(frozen=True)
+class AttentionView:
+    """What one picture shows: the decision (its query's name, the action in words, the actor type and slot that
+    decided it, or None) and the relevance (max_T,) of every slot of every entity type (or key) to its query."""
+
+    query: str
+    action: str
+    actor: str | None
+    actor_slot: int | None
+    weights: dict[str, np.ndarray]
+    top: list[Entry]
+
+
+def attention_unsupported(model: Any, env: gym.Env) -> str | None:
+    """Why :func:`attention_frame` cannot draw ``model`` on ``env``, or None when it can."""
+    policy = getattr(model, "policy", model)
+    if not isinstance(policy, (PerceiverPolicy, MaskablePerceiverPolicy)):
+        return (f"the policy is {type(policy).__name__}; attention pictures need PerceiverPolicy or "
+                "MaskablePerceiverPolicy (core perceiver or transformer)")
+    base = env.unwrapped
+    if not callable(getattr(base, "entity_pixels", None)):
+        return f"{type(base).__name__} has no entity_pixels() placing its entities on the frame"
+    if "rgb_array" not in base.metadata.get("render_modes", []):
+        return f"{type(base).__name__} does not render rgb_array frames"
+    if importlib.util.find_spec("PIL") is None:
+        return "the panel's text needs pillow (pip install 'perceiver-rl[plots]')"
+    return None
+
+
+def attention_view(env: gym.Env, model: Any, obs: dict[str, np.ndarray], action: np.ndarray) -> AttentionView:
+    """The decision behind ``action`` (``model``'s action on ``obs``, the current observation of ``env``) and the
+    relevance of every entity slot to the query that chose it."""
+    ex = explain(model, obs)
+    layout = ex.layout
+    actions = np.asarray(action).reshape(1, -1)  # (1, dims)
+    actor_slot = None
+    if layout.actor is not None:
+        present = np.flatnonzero(obs[f"{layout.actor}_mask"])  # True = present
+        actor_slot = int(present[0]) if present.size else None
+    dim = actor_slot or 0
+    query = int(chosen_queries(layout, actions)[0, dim])
+    relevance = ex.relevance[0, query]  # (N,)
+    weights = {kind: relevance[s] for kind, s in ex.slices.items()}
+    entries = [Entry(kind, int(slot), float(w[slot])) for kind, w in weights.items() for slot in np.flatnonzero(w)]
+    top = sorted(entries, key=lambda e: -e.weight)[:TOP_K]
+    text = _action_text(env, layout, actions[0, dim])
+    return AttentionView(ex.query_names[query], text, layout.actor, actor_slot, weights, top)
+
+
+def _action_text(env: gym.Env, layout: Any, choice: Any) -> str:
+    """One action choice in words: the target slot, the verb's name (``env.verb_names``) or the continuous value."""
+    if layout.box_dims:
+        return f"{float(choice):+.2f}"
+    choice, verbs = int(choice), layout.verbs[0]
+    if choice >= verbs:
+        return f"{layout.targets}[{choice - verbs}]"
+    names = getattr(env.unwrapped, "verb_names", ())
+    return names[choice] if choice < len(names) else f"verb {choice}"
+
+
+def attention_frame(env: gym.Env, model: Any, obs: dict[str, np.ndarray], action: np.ndarray) -> np.ndarray:
+    """``env``'s current frame with the relevance rings of ``model``'s decision ``action`` on ``obs``, and the side
+    panel: (H, W + PANEL_WIDTH, 3) uint8. ``env`` renders ``rgb_array`` frames and has ``entity_pixels()``."""
+    view = attention_view(env, model, obs, action)
+    base = env.unwrapped
+    pixels = base.entity_pixels()  # per type (max_T, 2) pixel (x, y)
+    canvas = Canvas.over(_render(env))
+    shown = [(kind, slot) for kind in pixels if kind in view.weights for slot in np.flatnonzero(view.weights[kind])]
+    if shown:
+        xy = np.array([pixels[kind][slot] for kind, slot in shown])  # (n, 2)
+        scale = np.array([view.weights[kind][slot] for kind, slot in shown])
+        scale = scale / scale.max()  # (n,) in (0, 1]
+        order = np.argsort(scale)  # the strongest rings on top
+        low, high = RING_RADIUS_PX
+        canvas.rings_at(xy[order], low + (high - low) * np.sqrt(scale[order]), heat_colors(scale[order]))
+    if view.actor_slot is not None:
+        canvas.boxes_at(pixels[view.actor][view.actor_slot][None], MARK_HALF_PX, WHITE)
+    title = f"{view.actor}[{view.actor_slot}] decides (white square)" if view.actor_slot is not None else "decision"
+    ranks = [(e, pixels[e.kind][e.slot]) for e in view.top if e.kind in pixels]
+    return _compose(canvas.frame, [title, f"action: {view.action}", f"query: {view.query}"], view.top, ranks)
+
+
+def end_frame(env: gym.Env, lines: list[str]) -> np.ndarray:
+    """``env``'s current frame with ``lines`` of text in the side panel (e.g. at the end of an episode)."""
+    return _compose(_render(env), lines, [], [])
+
+
+def snapshot(model: Any, env: gym.Env, seed: int) -> np.ndarray:
+    """The attention picture of ``model``'s first deterministic decision in the episode of ``env`` seeded ``seed``."""
+    obs, _ = env.reset(seed=seed)
+    return attention_frame(env, model, obs, deterministic_action(model, env, obs))
+
+
+def _render(env: gym.Env) -> np.ndarray:
+    frame = env.render()
+    if frame is None:
+        raise ValueError("env: attention pictures need render_mode='rgb_array'")
+    return frame
+
+
+def _compose(frame: np.ndarray, lines: list[str], top: list[Entry], ranks: list[tuple[Entry, np.ndarray]]
+             ) -> np.ndarray:
+    """``frame`` (H, W, 3) with rank numbers beside the ``ranks`` entities, and a panel of ``lines`` and the ``top``
+    entities' weights: (H, W + PANEL_WIDTH, 3) uint8."""
+    from PIL import Image, ImageDraw, ImageFont  # pillow: the plots extra (attention_unsupported checks it)
+
+    height, width = frame.shape[:2]
+    image = Image.new("RGB", (width + PANEL_WIDTH, height), BACKGROUND)
+    image.paste(Image.fromarray(frame), (0, 0))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=FONT_SIZE)
+    small = ImageFont.load_default(size=FONT_SIZE - 2)
+    colors = [tuple(int(v) for v in c) for c in heat_colors(np.array([e.weight / top[0].weight for e in top]))]
+    for rank, (_, (x, y)) in enumerate(ranks):
+        draw.text((x + 9, y - 21), str(rank + 1), fill=colors[rank], font=small, stroke_width=2, stroke_fill=BACKGROUND)
+    x0 = width + 10
+    for i, line in enumerate(lines):
+        draw.text((x0, 8 + i * LINE_PX), line, fill=WHITE if i == 0 else GREY, font=font)
+    if not top:
+        return np.asarray(image)
+    y = 16 + (len(lines) + 1) * LINE_PX
+    draw.text((x0, y - LINE_PX), "most relevant       weight", fill=GREY, font=small)
+    for rank, (entry, color) in enumerate(zip(top, colors, strict=True)):
+        row = y + rank * LINE_PX
+        draw.text((x0, row), f"{rank + 1}", fill=color, font=font)
+        draw.text((x0 + 16, row), entry.name, fill=WHITE, font=font)
+        bar = int(round(60 * entry.weight / top[0].weight))
+        draw.rectangle((x0 + 104, row + 4, x0 + 104 + max(bar, 1), row + 12), fill=color)
+        draw.text((x0 + 172, row), f"{entry.weight:.2f}", fill=WHITE, font=font)
+    draw.text((x0, height - 2 * LINE_PX), "rings: size and colour", fill=GREY, font=small)
+    draw.text((x0, height - LINE_PX), "grow with the weight", fill=GREY, font=small)
+    return np.asarray(image)
