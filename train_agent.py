@@ -3,7 +3,7 @@
     python train_agent.py                      # the main job: Perceiver PPO on Skirmish for a few minutes on a CPU
     python train_agent.py train --env ID --core perceiver --timesteps N --seed S --n-envs K --logdir DIR \\
         [--config FILE] [--set key=value ...] [--device auto] [--resume CHECKPOINT] [--env-package NAME]
-    python train_agent.py eval --model PATH --episodes N [--video FILE.gif|.mp4] [--attention] \\
+    python train_agent.py eval --model PATH --episodes N [--seed S] [--video FILE.gif|.mp4] [--attention] \\
         [--still FILE.png --still-step K]
     python train_agent.py compare --env ID --cores perceiver transformer mlp --seeds 5 --timesteps N --workers K \\
         --logdir DIR
@@ -23,7 +23,7 @@ import torch
 
 from agents.compare import run_grid
 from agents.errors import UsageError
-from agents.evaluation import eval_env_id, evaluate
+from agents.evaluation import EVAL_SEED, eval_env_id, evaluate
 from agents.factory import make_env
 from agents.presets import CORES, AgentConfig, parse_assignment, resolve_config
 from agents.rundir import find_run_config, load_run, unique_path, write_json
@@ -101,6 +101,8 @@ def build_parser() -> Parser:
     p = commands.add_parser("eval", help="evaluate a saved agent, optionally filming an episode")
     p.add_argument("--model", type=Path, required=True, help="a saved agent (.zip)")
     p.add_argument("--episodes", type=positive_int, default=10, help="deterministic episodes (default 10)")
+    p.add_argument("--seed", type=seed_int, default=EVAL_SEED,
+                   help=f"seed of the first episode, the filmed one; episode i gets seed + i (default {EVAL_SEED})")
     p.add_argument("--video", type=Path, help="film the first episode to this .gif or .mp4")
     p.add_argument("--attention", action="store_true",
                    help="draw what each decision attended to over the filmed frames (attention cores only)")
@@ -189,7 +191,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError("--still-step: pass --still FILE.png too")
     env_id, env_packages = eval_env_id(args.model, args.env, args.env_package)
     results = evaluate(args.model, env_id, args.episodes, args.video, env_packages, args.device,
-                       attention=args.attention, still=args.still, still_step=args.still_step or 0)
+                       attention=args.attention, still=args.still, still_step=args.still_step or 0, seed=args.seed)
     json_path = args.json or unique_path(args.model.parent, f"{args.model.stem}.eval", ".json")
     write_json(json_path, results)
     success = "n/a (the env reports no is_success)" if results["success_rate"] is None else (

@@ -18,14 +18,14 @@ import gymnasium as gym
 import numpy as np
 
 from agents.factory import deterministic_action
-from envs.render import BACKGROUND, GREY, WHITE, Canvas, heat_colors
+from envs.render import BACKGROUND, GREY, WHITE, Canvas, weight_colors
 from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, explain
 from perceiver_rl.queries import chosen_queries
 
 PANEL_WIDTH = 224  # pixels beside the frame
 TOP_K = 5  # entities listed in the panel
-RING_RADIUS_PX = (8.0, 20.0)  # the ring of a weight near 0 and of the largest weight
-MARK_HALF_PX = 11  # half-side of the square marking the deciding actor
+RING_RADIUS_PX = (5.0, 17.0)  # the ring of a weight near 0 and of the largest weight
+MARK_HALF_PX = 11  # half-side of the squares marking the deciding actor and its target
 FONT_SIZE = 13
 LINE_PX = 18
 
@@ -47,12 +47,15 @@ class Entry:
 @dataclass(frozen=True)
 class AttentionView:
     """What one picture shows: the decision (its query's name, the action in words, the actor type and slot that
-    decided it, or None) and the relevance (max_T,) of every slot of every entity type (or key) to its query."""
+    decided it and the target type and slot it points at, or None) and the relevance (max_T,) of every slot of every
+    entity type (or key) to its query, with the ``top`` slots by weight."""
 
     query: str
     action: str
     actor: str | None
     actor_slot: int | None
+    target: str | None
+    target_slot: int | None
     weights: dict[str, np.ndarray]
     top: list[Entry]
 
@@ -89,19 +92,17 @@ def attention_view(env: gym.Env, model: Any, obs: dict[str, np.ndarray], action:
     weights = {kind: relevance[s] for kind, s in ex.slices.items()}
     entries = [Entry(kind, int(slot), float(w[slot])) for kind, w in weights.items() for slot in np.flatnonzero(w)]
     top = sorted(entries, key=lambda e: -e.weight)[:TOP_K]
-    text = _action_text(env, layout, actions[0, dim])
-    return AttentionView(ex.query_names[query], text, layout.actor, actor_slot, weights, top)
-
-
-def _action_text(env: gym.Env, layout: Any, choice: Any) -> str:
-    """One action choice in words: the target slot, the verb's name (``env.verb_names``) or the continuous value."""
+    choice = actions[0, dim]
+    target_slot = int(choice) - layout.verbs[0] if layout.targets is not None and choice >= layout.verbs[0] else None
     if layout.box_dims:
-        return f"{float(choice):+.2f}"
-    choice, verbs = int(choice), layout.verbs[0]
-    if choice >= verbs:
-        return f"{layout.targets}[{choice - verbs}]"
-    names = getattr(env.unwrapped, "verb_names", ())
-    return names[choice] if choice < len(names) else f"verb {choice}"
+        text = f"{float(choice):+.2f}"
+    elif target_slot is not None:
+        text = f"target {layout.targets}[{target_slot}]"
+    else:
+        names = getattr(env.unwrapped, "verb_names", ())
+        text = names[choice] if choice < len(names) else f"verb {choice}"
+    target = layout.targets if target_slot is not None else None
+    return AttentionView(ex.query_names[query], text, layout.actor, actor_slot, target, target_slot, weights, top)
 
 
 def attention_frame(env: gym.Env, model: Any, obs: dict[str, np.ndarray], action: np.ndarray) -> np.ndarray:
@@ -117,18 +118,25 @@ def attention_frame(env: gym.Env, model: Any, obs: dict[str, np.ndarray], action
         scale = np.array([view.weights[kind][slot] for kind, slot in shown])
         scale = scale / scale.max()  # (n,) in (0, 1]
         order = np.argsort(scale)  # the strongest rings on top
+        contrast = scale[order] ** 2  # (n,) differences of a few percent stay visible
         low, high = RING_RADIUS_PX
-        canvas.rings_at(xy[order], low + (high - low) * np.sqrt(scale[order]), heat_colors(scale[order]))
-    if view.actor_slot is not None:
-        canvas.boxes_at(pixels[view.actor][view.actor_slot][None], MARK_HALF_PX, WHITE)
-    title = f"{view.actor}[{view.actor_slot}] decides (white square)" if view.actor_slot is not None else "decision"
-    ranks = [(e, pixels[e.kind][e.slot]) for e in view.top if e.kind in pixels]
-    return _compose(canvas.frame, [title, f"action: {view.action}", f"query: {view.query}"], view.top, ranks)
+        canvas.rings_at(xy[order], low + (high - low) * contrast, weight_colors(contrast))
+    marks = {role: pixels[kind][slot] for role, kind, slot in (("decider", view.actor, view.actor_slot),
+                                                                ("target", view.target, view.target_slot))
+             if slot is not None and kind in pixels}  # role -> (2,) pixel (x, y)
+    canvas.boxes_at(np.array(list(marks.values())).reshape(-1, 2), MARK_HALF_PX, WHITE)
+    if len(marks) == 2:
+        canvas.line_at(marks["decider"], marks["target"], WHITE)
+    title = f"{view.actor}[{view.actor_slot}] decides" if view.actor_slot is not None else "the decision"
+    footer = [f"white square{'s' * (len(marks) > 1)}: {', '.join(marks)}"] if marks else []
+    labels = [(rank, pixels[e.kind][e.slot]) for rank, e in enumerate(view.top) if e.kind in pixels]
+    lines = [title, f"action: {view.action}", f"query: {view.query}"]
+    return _compose(canvas.frame, lines, view.top, [*footer, "rings grow with the weight"], labels)
 
 
 def end_frame(env: gym.Env, lines: list[str]) -> np.ndarray:
     """``env``'s current frame with ``lines`` of text in the side panel (e.g. at the end of an episode)."""
-    return _compose(_render(env), lines, [], [])
+    return _compose(_render(env), lines, [], [], [])
 
 
 def snapshot(model: Any, env: gym.Env, seed: int) -> np.ndarray:
@@ -144,10 +152,10 @@ def _render(env: gym.Env) -> np.ndarray:
     return frame
 
 
-def _compose(frame: np.ndarray, lines: list[str], top: list[Entry], ranks: list[tuple[Entry, np.ndarray]]
-             ) -> np.ndarray:
-    """``frame`` (H, W, 3) with rank numbers beside the ``ranks`` entities, and a panel of ``lines`` and the ``top``
-    entities' weights: (H, W + PANEL_WIDTH, 3) uint8."""
+def _compose(frame: np.ndarray, lines: list[str], top: list[Entry], footer: list[str],
+             labels: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """``frame`` (H, W, 3) with rank numbers at the pixel points of ``labels`` (rank, (2,)), beside it a panel of
+    ``lines``, the ``top`` entities' weights and a ``footer``: (H, W + PANEL_WIDTH, 3) uint8."""
     from PIL import Image, ImageDraw, ImageFont  # pillow: the plots extra (attention_unsupported checks it)
 
     height, width = frame.shape[:2]
@@ -156,23 +164,22 @@ def _compose(frame: np.ndarray, lines: list[str], top: list[Entry], ranks: list[
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=FONT_SIZE)
     small = ImageFont.load_default(size=FONT_SIZE - 2)
-    colors = [tuple(int(v) for v in c) for c in heat_colors(np.array([e.weight / top[0].weight for e in top]))]
-    for rank, (_, (x, y)) in enumerate(ranks):
+    scale = np.array([e.weight / top[0].weight for e in top])  # (k,) as the rings: relative to the largest, squared
+    colors = [tuple(int(v) for v in c) for c in weight_colors(scale**2)]
+    for rank, (x, y) in labels:
         draw.text((x + 9, y - 21), str(rank + 1), fill=colors[rank], font=small, stroke_width=2, stroke_fill=BACKGROUND)
     x0 = width + 10
     for i, line in enumerate(lines):
         draw.text((x0, 8 + i * LINE_PX), line, fill=WHITE if i == 0 else GREY, font=font)
-    if not top:
-        return np.asarray(image)
     y = 16 + (len(lines) + 1) * LINE_PX
-    draw.text((x0, y - LINE_PX), "most relevant       weight", fill=GREY, font=small)
+    if top:
+        draw.text((x0, y - LINE_PX), "most relevant       weight", fill=GREY, font=small)
     for rank, (entry, color) in enumerate(zip(top, colors, strict=True)):
         row = y + rank * LINE_PX
         draw.text((x0, row), f"{rank + 1}", fill=color, font=font)
         draw.text((x0 + 16, row), entry.name, fill=WHITE, font=font)
-        bar = int(round(60 * entry.weight / top[0].weight))
-        draw.rectangle((x0 + 104, row + 4, x0 + 104 + max(bar, 1), row + 12), fill=color)
+        draw.rectangle((x0 + 104, row + 4, x0 + 104 + max(round(60 * scale[rank]), 1), row + 12), fill=color)
         draw.text((x0 + 172, row), f"{entry.weight:.2f}", fill=WHITE, font=font)
-    draw.text((x0, height - 2 * LINE_PX), "rings: size and colour", fill=GREY, font=small)
-    draw.text((x0, height - LINE_PX), "grow with the weight", fill=GREY, font=small)
+    for i, line in enumerate(footer):
+        draw.text((x0, height - (len(footer) - i) * LINE_PX), line, fill=GREY, font=small)
     return np.asarray(image)

@@ -56,9 +56,11 @@ def evaluate(
     attention: bool = False,
     still: Path | None = None,
     still_step: int = 0,
+    seed: int = EVAL_SEED,
 ) -> dict[str, Any]:
-    """Run ``episodes`` deterministic episodes and return the stats. The first one is filmed to ``video`` and/or its
-    frame ``still_step`` saved to ``still``; with ``attention`` every frame shows what its decision attended to."""
+    """Run ``episodes`` deterministic episodes, seeded ``seed``, ``seed + 1``, ..., and return the stats. The first one
+    is filmed to ``video`` and/or its frame ``still_step`` saved to ``still``; with ``attention`` every frame shows
+    what its decision attended to."""
     if video is not None:
         check_video_path(video)
     if still is not None:
@@ -66,7 +68,7 @@ def evaluate(
     filmed = video is not None or still is not None
     if attention and not filmed:
         raise UsageError("--attention: draws on the filmed frames; pass --video FILE and/or --still FILE.png")
-    vec_env = make_env(env_id, 1, EVAL_SEED, env_packages or [], render_mode="rgb_array" if filmed else None)
+    vec_env = make_env(env_id, 1, seed, env_packages or [], render_mode="rgb_array" if filmed else None)
     model = load_agent(model_path, vec_env, device)
     env = vec_env.envs[0]  # step the monitored env itself: a VecEnv would reset before showing the last frame
     reason = attention_unsupported(model, env) if attention else None
@@ -75,7 +77,7 @@ def evaluate(
         raise UsageError(f"--attention: {reason}")
     returns, successes, frames = [], [], []
     for episode in range(episodes):
-        obs, info = env.reset(seed=EVAL_SEED + episode)
+        obs, info = env.reset(seed=seed + episode)
         filming = filmed and episode == 0
         total, done = 0.0, False
         while not done:
@@ -99,7 +101,7 @@ def evaluate(
         still.parent.mkdir(parents=True, exist_ok=True)
         imageio.imwrite(still, frames[still_step])
     return {
-        "model": str(model_path), "env_id": env_id, "episodes": episodes, "deterministic": True,
+        "model": str(model_path), "env_id": env_id, "episodes": episodes, "seed": seed, "deterministic": True,
         "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
         "success_rate": float(np.mean(successes)) if successes else None, "returns": returns,
         "video": str(video) if video else None, "still": str(still) if still else None, "attention": attention,

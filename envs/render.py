@@ -28,16 +28,16 @@ DARK_RED: Color = (110, 30, 30)
 #: Distinct colours for categorical features (item colours, kinds), indexed by category, and their names.
 PALETTE: tuple[Color, ...] = (RED, BLUE, GREEN, YELLOW, PURPLE, CYAN, ORANGE, WHITE)
 PALETTE_NAMES: tuple[str, ...] = ("red", "blue", "green", "yellow", "purple", "cyan", "orange", "white")
-#: A dark-to-bright ramp (inferno-like: purple, red, orange, pale yellow) for weights in [0, 1]; see heat_colors.
-_HEAT = np.array([(72, 30, 110), (160, 45, 100), (230, 80, 40), (250, 170, 30), (252, 250, 170)], dtype=np.float64)
+#: A dark-to-bright magenta ramp for weights in [0, 1] (see weight_colors): apart from the sides' blue and red.
+_WEIGHT_RAMP = np.array([(80, 30, 100), (170, 50, 180), (240, 90, 230), (255, 170, 245), (255, 245, 255)], dtype=float)
 
 
-def heat_colors(t: np.ndarray) -> np.ndarray:
-    """Colours (n, 3) uint8 of weights ``t`` (n,) in [0, 1] on a dark-to-bright ramp: brighter is larger."""
-    x = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0) * (len(_HEAT) - 1)  # (n,)
-    low = np.minimum(x.astype(np.int64), len(_HEAT) - 2)
+def weight_colors(t: np.ndarray) -> np.ndarray:
+    """Colours (n, 3) uint8 of weights ``t`` (n,) in [0, 1] on a dark-to-bright magenta ramp: brighter is larger."""
+    x = np.clip(np.asarray(t, dtype=np.float64), 0.0, 1.0) * (len(_WEIGHT_RAMP) - 1)  # (n,)
+    low = np.minimum(x.astype(np.int64), len(_WEIGHT_RAMP) - 2)
     frac = (x - low)[:, None]
-    return np.rint(_HEAT[low] * (1 - frac) + _HEAT[low + 1] * frac).astype(np.uint8)
+    return np.rint(_WEIGHT_RAMP[low] * (1 - frac) + _WEIGHT_RAMP[low + 1] * frac).astype(np.uint8)
 
 
 @lru_cache(maxsize=64)
@@ -125,6 +125,13 @@ class Canvas:
         dy, dx = np.mgrid[-half_px : half_px + 1, -half_px : half_px + 1]
         edge = np.maximum(np.abs(dy), np.abs(dx)) > half_px - width_px
         self._paint_at(pixels, (dy[edge], dx[edge]), np.asarray(color))
+
+    def line_at(self, start: np.ndarray, end: np.ndarray, color: Color) -> None:
+        """A 1-pixel line between the pixel points ``start`` (2,) and ``end`` (2,)."""
+        start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+        steps = int(np.ceil(np.abs(end - start).max())) + 1
+        t = np.linspace(0.0, 1.0, steps)[:, None]  # (steps, 1)
+        self._paint_at(start + (end - start) * t, (np.zeros(1, np.int64), np.zeros(1, np.int64)), np.asarray(color))
 
     def rect(self, x0: float, y0: float, x1: float, y1: float, color: Color) -> None:
         """A filled axis-aligned rectangle between the world corners (x0, y0) and (x1, y1)."""

@@ -3,6 +3,7 @@ image logged at evaluation time."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def test_attention_frame_draws_rings_and_a_panel(game: str, core: str) -> None:
         assert view.query.startswith(f"ally[{view.actor_slot}]/")
     else:
         assert view.actor_slot is None and view.query == "dim0/pointer"
-        assert view.action == f"item[{int(action)}]"
+        assert view.action == f"target item[{int(action)}]"
 
 
 def test_attention_unsupported_says_why() -> None:
@@ -120,9 +121,12 @@ def test_mlp_run_skips_the_image_with_a_debug_reason(tmp_path: Path, caplog: pyt
 
 def test_eval_cli_writes_attention_gif_and_still(perceiver_run: Path, tmp_path: Path) -> None:
     gif, still = tmp_path / "episode.gif", tmp_path / "still.png"
-    code = train_agent().main(["eval", "--model", str(perceiver_run / "model.zip"), "--episodes", "1", "--video",
-                               str(gif), "--attention", "--still", str(still), "--still-step", "2"])
+    code = train_agent().main(["eval", "--model", str(perceiver_run / "model.zip"), "--episodes", "1", "--seed", "5",
+                               "--video", str(gif), "--attention", "--still", str(still), "--still-step", "2",
+                               "--json", str(tmp_path / "eval.json")])
     assert code == 0
+    results = json.loads((tmp_path / "eval.json").read_text())
+    assert results["seed"] == 5 and results["attention"] and results["still"] == str(still)
     frames = imageio.mimread(gif)
     assert len(frames) == 11  # Nearest: 10 questions, plus the end frame
     assert frames[0].shape[:2] == (FRAME_SIZE, FRAME_SIZE + PANEL_WIDTH)
