@@ -1,5 +1,6 @@
 """perceiver-rl: Perceiver IO cores and stable-baselines3 policies for games with many entities, and any Gym env."""
 
+from perceiver_rl.attention import LearnedArray
 from perceiver_rl.core import Encoding, EntityCore
 from perceiver_rl.cost import CoreCost, core_cost, count_params
 from perceiver_rl.entities import EntitySpec, EntityType, entity_space, parse_entity_space
@@ -10,7 +11,7 @@ from perceiver_rl.network import CORES, CoreConfig, ObservationEncoder, make_cor
 from perceiver_rl.observations import ObservationSpec, TokenSource, parse_observation_space
 from perceiver_rl.perceiver import PerceiverIO
 from perceiver_rl.policies import MaskablePerceiverPolicy, PerceiverPolicy
-from perceiver_rl.queries import ActionLayout, ActionQueries, GaussianQueries, LearnedQueries, action_layout
+from perceiver_rl.queries import ActionLayout, ActionQueries, GaussianQueries, action_layout
 from perceiver_rl.tokens import (
     CategoricalTokenizer,
     EntityTokenizer,
@@ -35,7 +36,7 @@ __all__ = [
     "ObservationTokenizer",
     "TokenSource",
     "Explanation",
-    "LearnedQueries",
+    "LearnedArray",
     "MaskablePerceiverPolicy",
     "PerceiverExtractor",
     "PerceiverPolicy",

@@ -39,6 +39,23 @@ def attention_probs(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None)
     return probs.nan_to_num(0.0).mean(dim=1)  # an empty set's all -inf row gives NaN: it attends to nothing
 
 
+class LearnedArray(nn.Module):
+    """A learned array (num, dim): a latent array or a set of queries, shared by every sample of a batch.
+
+    Truncated-normal initialised (to two standard deviations) with std 0.02 by default, as Perceiver IO initialises
+    its latents and queries.
+    """
+
+    def __init__(self, num: int, dim: int, std: float = 0.02) -> None:
+        super().__init__()
+        self.array = nn.Parameter(torch.empty(num, dim))
+        nn.init.trunc_normal_(self.array, std=std, a=-2.0 * std, b=2.0 * std)
+
+    def forward(self) -> torch.Tensor:
+        """(num, dim), unbatched: attention blocks broadcast it over the batch."""
+        return self.array
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention of ``query_dim`` queries over ``context_dim`` keys/values, projected back to ``query_dim``.
 
@@ -57,16 +74,24 @@ class MultiHeadAttention(nn.Module):
         self.to_out = nn.Linear(inner_dim, query_dim)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, _ = x.shape
-        return x.view(b, n, self.num_heads, -1).transpose(1, 2)  # (B, H, N, Dh)
+        return x.unflatten(-1, (self.num_heads, -1)).transpose(-3, -2)  # (..., N, H * Dh) -> (..., H, N, Dh)
 
     def project(self, x: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Queries, keys and values split into heads: (B, H, Q, Dh), (B, H, N, Dh), (B, H, N, Dh)."""
+        """Queries, keys and values split into heads: (B, H, Q, Dh), (B, H, N, Dh), (B, H, N, Dh).
+
+        ``x`` may be one query set (Q, query_dim) shared by the batch: it is projected once, then broadcast.
+        """
         k, v = self.to_kv(context).chunk(2, dim=-1)
-        return self._heads(self.to_q(x)), self._heads(k), self._heads(v)
+        q = self._heads(self.to_q(x))
+        if q.dim() == 3:
+            q = q.expand(context.shape[0], -1, -1, -1)  # a view: one projection serves the whole batch
+        return q, self._heads(k), self._heads(v)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, Q, query_dim) attends over context (B, N, context_dim) where mask (B, N) is True: (B, Q, query_dim)."""
+        """x (B, Q, query_dim) or (Q, query_dim) attends over context (B, N, context_dim) where mask (B, N) is True.
+
+        Returns (B, Q, query_dim).
+        """
         q, k, v = self.project(x, context)
         out = masked_attention(q, k, v, mask)  # (B, H, Q, Dh)
         b, _, n_q, _ = out.shape
@@ -89,7 +114,9 @@ class MLP(nn.Module):
 class AttentionBlock(nn.Module):
     """A pre-LayerNorm block: ``x = Attn(LN(x), LN(context)) (+ x)``, then ``x = x + MLP(LN(x))``.
 
-    With ``context_dim=None`` it is a self-attention block (the context is ``x`` itself, normalised once).
+    With ``context_dim=None`` it is a self-attention block (the context is ``x`` itself, normalised once). A
+    cross-attention block also takes one query array (Q, dim) shared by the batch (a latent array, learned queries):
+    its LayerNorm and query projection then run once, not once per sample.
     ``query_residual=False`` drops the first residual, as Perceiver IO's decoder does for queries that should not
     leak their own content into the output.
     """
@@ -127,7 +154,7 @@ class AttentionBlock(nn.Module):
         return attention_probs(q, k, mask)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None):
-        """x (B, Q, dim), context (B, N, context_dim) or None, mask (B, N) bool or None -> (B, Q, dim)."""
+        """x (B, Q, dim) or shared (Q, dim), context (B, N, context_dim) or None, mask (B, N) or None -> (B, Q, dim)."""
         h, c = self.normed(x, context)
         a = self.dropout(self.attn(h, c, mask))
         x = a + x if self.query_residual else a

@@ -141,13 +141,11 @@ class EntityCore(nn.Module):
                 f"queries: expected shape ({batch}, Q, {self.query_dim}) or (Q, {self.query_dim}), "
                 f"got {_shape(queries)}"
             )
-        if queries.dim() == 2:
-            queries = queries.expand(batch, -1, -1)
-        out = self.decoder(encoding, queries)  # (B, Q, output_dim)
+        out = self.decoder(encoding, queries)  # (B, Q, output_dim); shared (Q, D) queries are projected once
         if query_mask is None:
             return out
-        if _shape(query_mask) != _shape(queries)[:2]:
-            raise ValueError(f"query_mask: expected shape {_shape(queries)[:2]} (B, Q), got {_shape(query_mask)}")
+        if _shape(query_mask) != _shape(out)[:2]:
+            raise ValueError(f"query_mask: expected shape {_shape(out)[:2]} (B, Q), got {_shape(query_mask)}")
         return out.masked_fill(~as_bool_mask(query_mask, "query_mask")[..., None], 0.0)
 
     def forward(

@@ -8,9 +8,9 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
+from perceiver_rl.attention import LearnedArray
 from perceiver_rl.image import BYTE_VALUES
 from perceiver_rl.network import CoreConfig, ObservationEncoder
-from perceiver_rl.queries import LearnedQueries
 
 
 class PerceiverExtractor(BaseFeaturesExtractor):
@@ -29,7 +29,7 @@ class PerceiverExtractor(BaseFeaturesExtractor):
         config = CoreConfig(core=core, **sizes)
         byte_scale = float(BYTE_VALUES - 1) if normalize_images else 1.0
         self.encoder = ObservationEncoder(observation_space, config, output_dim=features_dim, byte_scale=byte_scale)
-        self.summary_query = LearnedQueries(1, config.dim)
+        self.summary_query = LearnedArray(1, config.dim)
 
     def forward(self, observations: dict[str, torch.Tensor] | torch.Tensor) -> torch.Tensor:
         """Preprocessed observations -> features (B, features_dim)."""

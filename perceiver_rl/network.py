@@ -23,22 +23,32 @@ CORES = ("perceiver", "transformer")
 
 @dataclass(frozen=True)
 class CoreConfig:
-    """Sizes of a policy's core.
+    """Sizes of a policy's core; the defaults are sized for PPO on a CPU.
 
-    Policy defaults are smaller than the cores' paper-sized defaults (128 wide, 32 latents, 3 layers): PPO on a CPU
-    runs the network on every minibatch (2,560 of them per SB3-default iteration), so a 64-wide core with 16
-    latents and one latent block is the default: it solves the policy tests' tasks in 10k steps, and its PPO
-    throughput is measured in docs/BENCHMARKS.md ("PPO throughput"). Raise them for
-    harder games in a preset. ``num_latents``, ``num_repeats`` and ``cross_heads`` shape the Perceiver only; the
-    Transformer keeps one token per entity and ignores them, so that switching ``core`` changes nothing else.
+    PPO runs the network on every minibatch (2,560 of them per SB3-default iteration), so the policy defaults are
+    much smaller than the cores' paper-sized defaults (128 wide, 32 latents, 3 layers):
+
+    - ``dim=32``: token, latent and query width. Cost grows with its square; 32 solves the policy tests' pointer,
+      per-actor and whole-set tasks in 10k steps with either core.
+    - ``num_latents=8``: the summary slots the entities are read into; 8 is enough for sets of tens of entities.
+    - ``num_layers=1``: one latent self-attention block (one entity self-attention block for the Transformer).
+    - ``num_heads=4``: heads of the latent self-attention and the decoder (8 channels each at ``dim=32``).
+    - ``cross_heads=1``: the encoder cross-attention takes one distribution over the entities per latent (Perceiver
+      IO's default), which keeps the only N-sized attention as cheap as possible.
+    - ``mlp_ratio=2``: the MLP widening of AlphaStar's entity encoder.
+
+    Their PPO throughput is in docs/BENCHMARKS.md ("PPO throughput"). Games that need more capacity raise them in a
+    preset (the shipped game presets use 64 wide, 16 latents, 2 layers). ``num_latents``, ``num_repeats`` and
+    ``cross_heads`` shape the Perceiver only; the Transformer keeps one token per entity and ignores them, so that
+    switching ``core`` changes nothing else.
     """
 
     core: str = "perceiver"
-    dim: int = 64
+    dim: int = 32
     num_layers: int = 1
     num_heads: int = 4
     mlp_ratio: float = 2.0
-    num_latents: int = 16
+    num_latents: int = 8
     num_repeats: int = 1
     cross_heads: int = 1
 

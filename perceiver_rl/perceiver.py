@@ -9,21 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from perceiver_rl.attention import AttentionBlock
+from perceiver_rl.attention import AttentionBlock, LearnedArray
 from perceiver_rl.core import Encoding, EntityCore, QueryDecoder, check_sizes, rollout_step
-
-
-class LatentArray(nn.Module):
-    """The learned latent array (num_latents, dim), truncated-normal initialised with std 0.02 as in Perceiver IO."""
-
-    def __init__(self, num_latents: int, dim: int) -> None:
-        super().__init__()
-        self.latents = nn.Parameter(torch.empty(num_latents, dim))
-        nn.init.trunc_normal_(self.latents, std=0.02, a=-2.0, b=2.0)
-
-    def forward(self, batch: int) -> torch.Tensor:
-        """The latents for a batch: (B, num_latents, dim), a view, no copy."""
-        return self.latents.expand(batch, -1, -1)
 
 
 class PerceiverIO(EntityCore):
@@ -74,7 +61,7 @@ class PerceiverIO(EntityCore):
         check_sizes(0, num_layers=num_layers)
         self.input_dim, self.query_dim, self.output_dim = input_dim, query_dim, output_dim
         self.num_repeats = num_repeats
-        self.latents = LatentArray(num_latents, latent_dim)
+        self.latents = LearnedArray(num_latents, latent_dim)  # (L, latent_dim), shared by every sample
         self.encoder = AttentionBlock(latent_dim, cross_heads, context_dim=input_dim, mlp_ratio=mlp_ratio,
                                       dropout=dropout)
         self.layers = nn.ModuleList(
@@ -84,14 +71,14 @@ class PerceiverIO(EntityCore):
                                     query_residual=query_residual, dropout=dropout)
 
     def _encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> Encoding:
-        z = self.encoder(self.latents(inputs.shape[0]), inputs, mask)  # (B, L, latent_dim)
+        z = self.encoder(self.latents(), inputs, mask)  # (L, latent_dim) queries -> (B, L, latent_dim)
         for _ in range(self.num_repeats):
             for layer in self.layers:
                 z = layer(z)  # latent self-attention is never masked
         return Encoding(z, None)
 
     def _relevance(self, inputs: torch.Tensor, mask: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
-        latents = self.latents(inputs.shape[0])
+        latents = self.latents()  # (L, latent_dim)
         relevance = self.encoder.attention_map(latents, inputs, mask)  # (B, L, N): latents -> entities
         z = self.encoder(latents, inputs, mask)
         for _ in range(self.num_repeats):

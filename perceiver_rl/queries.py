@@ -23,6 +23,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from perceiver_rl.attention import LearnedArray
 from perceiver_rl.core import Encoding, EntityCore
 from perceiver_rl.entities import EntitySpec
 from perceiver_rl.tokens import Tokens
@@ -102,19 +103,6 @@ def action_layout(
     return ActionLayout(choices, actor, targets, num_targets)
 
 
-class LearnedQueries(nn.Module):
-    """A learned query array (num, dim), truncated-normal initialised like the latent array."""
-
-    def __init__(self, num: int, dim: int) -> None:
-        super().__init__()
-        self.queries = nn.Parameter(torch.empty(num, dim))
-        nn.init.trunc_normal_(self.queries, std=0.02, a=-2.0, b=2.0)
-
-    def forward(self) -> torch.Tensor:
-        """(num, dim)."""
-        return self.queries
-
-
 class ActionQueries(nn.Module):
     """Decode flat action logits (B, sum(choices)) and values (B, 1) from an encoding, through one decoder pass."""
 
@@ -125,13 +113,15 @@ class ActionQueries(nn.Module):
         self.verbs_per_row = verbs[0] if layout.actor is not None else sum(verbs)  # verb queries per query row
         if layout.actor is not None:
             self.actor_proj = nn.Linear(dim, dim)  # the actor's token, seen as a query
-            self.verb_queries = LearnedQueries(verbs[0], dim)  # shared by all actors
+            # Shared by all actors and added to each actor's token: at the token's scale (std 1, not 0.02), so that
+            # an actor's verb queries differ from the start and each verb's logit can move on its own.
+            self.verb_queries = LearnedArray(verbs[0], dim, std=1.0)
             num_pointer = 1
         else:
-            self.verb_queries = LearnedQueries(sum(verbs), dim)  # one per (dimension, verb)
+            self.verb_queries = LearnedArray(sum(verbs), dim)  # one per (dimension, verb)
             num_pointer = len(layout.choices)
-        self.pointer_queries = LearnedQueries(num_pointer, dim) if layout.targets else None
-        self.value_query = LearnedQueries(1, dim)
+        self.pointer_queries = LearnedArray(num_pointer, dim) if layout.targets else None
+        self.value_query = LearnedArray(1, dim)
         self.verb_logit = nn.Linear(dim, 1)
         self.value_head = nn.Linear(dim, 1)
         if layout.targets is not None:
@@ -148,21 +138,23 @@ class ActionQueries(nn.Module):
             nn.init.zeros_(head.bias)
 
     def queries(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
-        """All queries (B, Q, D) with their mask, and (rows, per_row): Q = 1 value + rows * per_row action queries.
+        """All queries with their mask, and (rows, per_row): Q = 1 value + rows * per_row action queries.
 
-        The order is the one :func:`query_names` lists: the value, then per actor its verbs and pointer; or, without
-        an actor, every dimension's verbs, then every dimension's pointer.
+        Without an actor every query is learned: one (Q, D) array shared by the batch, no mask. With an actor the
+        queries are (B, Q, D), masked where the actor slot is empty. The order is the one :func:`query_names` lists:
+        the value, then per actor its verbs and pointer; or, without an actor, every dimension's verbs, then every
+        dimension's pointer.
         """
-        batch = tokens.tokens.shape[0]
         learned = [self.verb_queries()] + ([self.pointer_queries()] if self.pointer_queries is not None else [])
-        value = self.value_query().expand(batch, -1, -1)  # (B, 1, D)
         if self.layout.actor is None:
-            action = torch.cat(learned, dim=0).expand(batch, -1, -1)  # (B, sum(verbs) + pointers, D)
-            return torch.cat([value, action], dim=1), None, (1, action.shape[1])
+            queries = torch.cat([self.value_query(), *learned], dim=0)  # (1 + sum(verbs) + pointers, D)
+            return queries, None, (1, queries.shape[0] - 1)
+        batch = tokens.tokens.shape[0]
         actors, actor_mask = tokens.of(self.layout.actor)  # (B, A, D), (B, A)
         per_actor = torch.cat(learned, dim=0)  # (V + P, D)
         action = self.actor_proj(actors)[:, :, None] + per_actor  # (B, A, V + P, D)
         rows, per_row = action.shape[1], action.shape[2]
+        value = self.value_query().expand(batch, -1, -1)  # (B, 1, D)
         query_mask = torch.cat([actor_mask.new_ones(batch, 1), actor_mask.repeat_interleave(per_row, dim=1)], dim=1)
         return torch.cat([value, action.flatten(1, 2)], dim=1), query_mask, (rows, per_row)
 
@@ -198,8 +190,8 @@ class GaussianQueries(nn.Module):
     def __init__(self, layout: ActionLayout, dim: int, log_std_init: float = 0.0) -> None:
         super().__init__()
         self.layout = layout
-        self.mean_queries = LearnedQueries(layout.box_dims, dim)
-        self.value_query = LearnedQueries(1, dim)
+        self.mean_queries = LearnedArray(layout.box_dims, dim)
+        self.value_query = LearnedArray(1, dim)
         self.mean_head = nn.Linear(dim, 1)
         self.value_head = nn.Linear(dim, 1)
         self.log_std = nn.Parameter(torch.full((layout.box_dims,), float(log_std_init)))
@@ -207,9 +199,8 @@ class GaussianQueries(nn.Module):
         nn.init.zeros_(self.mean_head.bias)
 
     def queries(self, tokens: Tokens) -> tuple[torch.Tensor, None, tuple[int, int]]:
-        """All queries (B, 1 + box_dims, D): the value, then one per action dimension (order of query_names)."""
-        learned = torch.cat([self.value_query(), self.mean_queries()], dim=0)  # (1 + box_dims, D)
-        return learned.expand(tokens.tokens.shape[0], -1, -1), None, (1, self.layout.box_dims)
+        """All queries (1 + box_dims, D), shared by the batch: the value, then one per action dimension."""
+        return torch.cat([self.value_query(), self.mean_queries()], dim=0), None, (1, self.layout.box_dims)
 
     def forward(self, tokens: Tokens, encoding: Encoding, core: EntityCore) -> tuple[torch.Tensor, torch.Tensor]:
         """Means (B, box_dims) and values (B, 1)."""

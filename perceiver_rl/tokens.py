@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from perceiver_rl.entities import GLOBAL_KEY, EntitySpec
@@ -58,15 +59,20 @@ class EntityTokenizer(nn.Module):
         if spec.global_dim:
             self.slices[GLOBAL_KEY] = slice(start, start + 1)
 
+    def _embed(self, key: str, index: int, x: torch.Tensor) -> torch.Tensor:
+        """``Linear(x) + type_embedding[index]``, the type embedding added to the small bias, not to every token."""
+        linear = self.embed[key]
+        return F.linear(x, linear.weight, linear.bias + self.type_embedding[index])
+
     def forward(self, obs: Mapping[str, torch.Tensor]) -> Tokens:
         """obs: per type ``T`` (B, max_T, F_T) features and ``T_mask`` (B, max_T) 0/1; ``global`` (B, G)."""
         tokens, masks = [], []
         for i, t in enumerate(self.spec.types):
-            tokens.append(self.embed[t.name](obs[t.name]) + self.type_embedding[i])  # (B, max_T, D)
+            tokens.append(self._embed(t.name, i, obs[t.name]))  # (B, max_T, D)
             masks.append(obs[t.mask_key] > 0.5)  # (B, max_T) bool: SB3 hands MultiBinary over as float
         if self.spec.global_dim:
             g = obs[GLOBAL_KEY]
-            tokens.append((self.embed[GLOBAL_KEY](g) + self.type_embedding[-1])[:, None])  # (B, 1, D)
+            tokens.append(self._embed(GLOBAL_KEY, -1, g)[:, None])  # (B, 1, D)
             masks.append(torch.ones(g.shape[0], 1, dtype=torch.bool, device=g.device))
         return Tokens(torch.cat(tokens, dim=1), torch.cat(masks, dim=1), self.slices)
 

@@ -270,14 +270,14 @@ LEARNING = {"pointer": (PointerTask, dict(targets="item")), "per_actor": (PerAct
 @pytest.mark.parametrize("core", CORES)
 @pytest.mark.parametrize("task", sorted(LEARNING))
 def test_learns_entity_tasks(task, core):
-    """Each decoding path learns its tiny task to > 90% success in 10k env steps, for both cores."""
+    """Each decoding path learns its tiny task to > 90% success in 10k env steps, for both cores, at default sizes."""
     torch.set_num_threads(1)
     cls, kwargs = LEARNING[task]
     # One-step episodes: gamma 0, and no advantage normalisation (once a bandit is solved, normalising its ~0
     # advantages turns noise into full-size updates that can undo the solution).
     model = PPO(PerceiverPolicy, make_vec_env(cls, n_envs=8, seed=0), n_steps=64, batch_size=128, n_epochs=4,
                 learning_rate=1e-3, gamma=0.0, normalize_advantage=False, seed=0, device="cpu",
-                policy_kwargs=dict(core=core, dim=64, num_latents=16, num_layers=1, **kwargs))
+                policy_kwargs=dict(core=core, **kwargs))
     model.learn(10_000)
     env = cls()
     successes = []
