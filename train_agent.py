@@ -8,6 +8,10 @@
     python train_agent.py compare --env ID --cores perceiver transformer mlp --seeds 5 --timesteps N --workers K \\
         --logdir DIR
     python train_agent.py compare --report-only DIR
+    python train_agent.py compare ... --backend ray [--ray-address ADDRESS] [--cpus-per-run C] [--gpus-per-run G] \\
+        [--max-failures N]
+    python train_agent.py compare --backend ray --resume DIR    # continue an interrupted Ray grid
+    python train_agent.py sweep --env ID --core C --search key=v1,v2,... [--samples K] --backend ray
 
 Bad input (an unknown env id, core or key, a bad number, a missing model) prints one line and exits with code 2.
 """
@@ -18,19 +22,24 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from agents.compare import run_grid
+from agents.compare import Cell, create_compare_dir, run_grid
 from agents.errors import UsageError
 from agents.evaluation import EVAL_SEED, eval_env_id, evaluate
 from agents.factory import make_env
-from agents.presets import CORES, AgentConfig, parse_assignment, resolve_config
-from agents.rundir import find_run_config, load_run, unique_path, write_json
+from agents.presets import CORES, AgentConfig, parse_assignment, parse_choices, resolve_config
+from agents.rundir import env_name, find_run_config, load_run, timestamp, unique_path, write_json
 from agents.training import TrainResult, train
+
+if TYPE_CHECKING:
+    from agents.ray_backend import RayOptions  # imported at run time only with --backend ray: Ray is optional
 
 DEFAULT_ENV = "perceiver_rl/Skirmish-v0"
 DEFAULT_CORE = "perceiver"
+DEFAULT_SEEDS, DEFAULT_WORKERS, DEFAULT_MAX_FAILURES = 5, 2, 2
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 
 
@@ -59,6 +68,17 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 positive_int, seed_int = int_at_least(1), int_at_least(0)
 
 
+def nonnegative_float(text: str) -> float:
+    """An argparse type: a number >= 0 (a fraction of a GPU shares it between runs)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
 def device_name(text: str) -> str:
     """An argparse type: ``auto`` or a torch device (``cpu``, ``cuda``, ``cuda:1``)."""
     if text != "auto":
@@ -85,10 +105,23 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="import this module first (it registers more env ids); repeatable")
 
 
+def add_ray_options(p: argparse.ArgumentParser, backends: list[str]) -> None:
+    """Options shared by ``compare`` and ``sweep``: the backend, the Ray cluster and what each run needs from it."""
+    p.add_argument("--backend", choices=backends, default=backends[0],
+                   help=f"where the runs train (default {backends[0]}; ray: one Ray Tune trial per run)")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="Ray cluster to join: 'auto' or HOST:PORT of the head (default: a local Ray instance)")
+    p.add_argument("--cpus-per-run", type=nonnegative_float, help="CPUs Ray reserves for each run (default 1)")
+    p.add_argument("--gpus-per-run", type=nonnegative_float,
+                   help="GPUs Ray reserves for each run, e.g. 0.5 (default 0: the run trains on CPU)")
+    p.add_argument("--max-failures", type=seed_int,
+                   help=f"retries of a run whose worker dies (default {DEFAULT_MAX_FAILURES})")
+
+
 def build_parser() -> Parser:
-    """The CLI: ``train``, ``eval`` and ``compare``."""
+    """The CLI: ``train``, ``eval``, ``compare`` and ``sweep``."""
     parser = Parser(prog="train_agent.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,compare}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,eval,compare,sweep}")
 
     p = commands.add_parser("train", help="train one agent in its own run folder")
     add_run_options(p)
@@ -116,10 +149,25 @@ def build_parser() -> Parser:
 
     p = commands.add_parser("compare", help="train a grid of cores x seeds in parallel, then report")
     add_run_options(p)
-    p.add_argument("--cores", nargs="+", choices=CORES, default=list(CORES), help="cores to compare (default all)")
-    p.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 per core (default 5)")
-    p.add_argument("--workers", type=positive_int, default=2, help="runs trained at once (default 2)")
+    p.add_argument("--cores", nargs="+", choices=CORES, help="cores to compare (default all)")
+    p.add_argument("--seeds", type=positive_int, help=f"seeds 0..N-1 per core (default {DEFAULT_SEEDS})")
+    p.add_argument("--workers", type=positive_int,
+                   help=f"runs trained at once (default {DEFAULT_WORKERS}; ray: as many as the cluster fits)")
     p.add_argument("--report-only", type=Path, metavar="DIR", help="rebuild the report of the runs under DIR")
+    add_ray_options(p, ["local", "ray"])
+    p.add_argument("--resume", type=Path, metavar="DIR",
+                   help="continue the Ray grid in DIR: runs not finished train again, finished ones do not")
+
+    p = commands.add_parser("sweep", help="search hyperparameters with Ray Tune; writes the best as a --config file")
+    add_run_options(p)
+    p.add_argument("--core", choices=CORES, help=f"the policy's core (default {DEFAULT_CORE})")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed of every trial (default 0)")
+    p.add_argument("--search", nargs="+", action="extend", required=True, metavar="KEY=V1,V2,...",
+                   help="values to try per key, e.g. --search learning_rate=1e-3,3e-4 net_arch=[64],[128,128]")
+    p.add_argument("--samples", type=positive_int,
+                   help="try K random combinations (Tune's random search) instead of the full grid")
+    p.add_argument("--workers", type=positive_int, help="trials at once (default: as many as the cluster fits)")
+    add_ray_options(p, ["ray"])
     return parser
 
 
@@ -207,8 +255,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def given_flags(args: argparse.Namespace, flags: list[str]) -> list[str]:
+    """The ``flags`` (``--ray-address``...) the user gave: those whose value is neither None nor empty."""
+    return [flag for flag in flags if getattr(args, flag[2:].replace("-", "_")) not in (None, [])]
+
+
+def ray_options(args: argparse.Namespace) -> RayOptions:
+    """What the Ray backend needs from ``compare`` or ``sweep``: cluster, resources, retries, concurrency, device."""
+    from agents.ray_backend import RayOptions
+
+    return RayOptions(
+        args.ray_address, 1.0 if args.cpus_per_run is None else args.cpus_per_run, args.gpus_per_run or 0.0,
+        DEFAULT_MAX_FAILURES if args.max_failures is None else args.max_failures, args.workers, args.device,
+        args.threads,
+    )
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Run the cores x seeds grid as parallel ``train`` subprocesses, then write the report."""
+    """Run the cores x seeds grid (parallel ``train`` subprocesses, or Ray Tune trials), then write the report."""
     from agents.report import build_report  # matplotlib and rliable take seconds to import: only compare needs them
 
     if args.report_only is not None:
@@ -217,32 +281,115 @@ def cmd_compare(args: argparse.Namespace) -> int:
         report = build_report(args.report_only)
         print(f"report: {report}")
         return 0
+    ray_only = given_flags(args, ["--ray-address", "--cpus-per-run", "--gpus-per-run", "--max-failures", "--resume"])
+    if args.backend == "local" and ray_only:
+        raise UsageError(f"{', '.join(ray_only)}: only with --backend ray")
+    if args.backend == "ray":
+        compare_dir, cells = compare_on_ray(args)
+    else:
+        compare_dir, cells = compare_locally(args)
+    report = build_report(compare_dir)
+    print(f"report: {report}")
+    print(f"tensorboard: tensorboard --logdir {compare_dir}")
+    if args.backend == "ray" and any(cell.returncode is None for cell in cells):
+        print(f"continue:    python train_agent.py compare --backend ray --resume {compare_dir}")
+        return EXIT_INTERRUPTED
+    return 1 if any(cell.returncode != 0 for cell in cells) else 0
+
+
+def grid_configs(args: argparse.Namespace) -> tuple[str, dict[str, AgentConfig]]:
+    """The env id and each core's config, checked (keys, values, the env and its observations) before any run."""
     env_id = args.env or DEFAULT_ENV
-    # fail fast on bad input (keys, values, the env id and its observations) before any worker starts
     overrides = overrides_from(args)
-    configs = [resolve_config(env_id, core, 0, overrides, args.config, args.env_package) for core in args.cores]
-    make_env(env_id, 1, 0, configs[0].env_packages).close()
+    configs = {core: resolve_config(env_id, core, 0, overrides, args.config, args.env_package)
+               for core in args.cores or CORES}
+    make_env(env_id, 1, 0, args.env_package).close()
+    return env_id, configs
+
+
+def compare_on_ray(args: argparse.Namespace) -> tuple[Path, list[Cell]]:
+    """Run (or with ``--resume`` continue) the grid as Ray Tune trials; returns the folder and the cells."""
+    from agents import ray_backend  # a UsageError naming the extra to install if Ray is missing
+
+    if args.resume is not None:
+        fixed = given_flags(args, ["--env", "--cores", "--seeds", "--timesteps", "--n-envs", "--config", "--set"])
+        if fixed:
+            raise UsageError(f"--resume continues the grid's own settings; drop {', '.join(fixed)}")
+        ray_backend.check_resumable(args.resume)
+        with ray_backend.cluster(args.ray_address):
+            cells, _ = ray_backend.run_grid(None, 0, args.resume, ray_options(args), resume=True)
+        return args.resume, cells
+    env_id, configs = grid_configs(args)
+    seeds = args.seeds or DEFAULT_SEEDS
+    with ray_backend.cluster(args.ray_address):
+        compare_dir = create_compare_dir(args.logdir, env_id)
+        print(f"comparing {list(configs)} x {seeds} seeds on {env_id} as Ray Tune trials -> {compare_dir}",
+              flush=True)
+        cells, _ = ray_backend.run_grid(configs, seeds, compare_dir, ray_options(args))
+    return compare_dir, cells
+
+
+def compare_locally(args: argparse.Namespace) -> tuple[Path, list[Cell]]:
+    """Run the grid as parallel ``train`` subprocesses; returns the folder and the cells that did not complete."""
+    env_id, configs = grid_configs(args)
     train_args = ["--env", env_id, "--device", args.device, "--threads", str(args.threads)]
     for flag, value in (("--timesteps", args.timesteps), ("--n-envs", args.n_envs), ("--config", args.config)):
         train_args += [flag, str(value)] if value is not None else []
     train_args += ["--set", *args.set] if args.set else []
     for package in args.env_package:
         train_args += ["--env-package", package]
-    compare_dir, failed = run_grid(
-        [sys.executable, str(Path(__file__).resolve()), "train", *train_args], env_id, args.cores, args.seeds,
-        args.workers, args.logdir,
+    return run_grid(
+        [sys.executable, str(Path(__file__).resolve()), "train", *train_args], env_id, list(configs),
+        args.seeds or DEFAULT_SEEDS, args.workers or DEFAULT_WORKERS, args.logdir,
     )
-    report = build_report(compare_dir)
-    print(f"report: {report}")
-    print(f"tensorboard: tensorboard --logdir {compare_dir}")
-    return 1 if failed else 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Search hyperparameters with Ray Tune, print every trial and write the best values as ``best.yaml``."""
+    from agents import ray_backend  # a UsageError naming the extra to install if Ray is missing
+
+    env_id, core = args.env or DEFAULT_ENV, args.core or DEFAULT_CORE
+    overrides = overrides_from(args)
+    base = resolve_config(env_id, core, args.seed, overrides, args.config, args.env_package)
+    choices = dict(parse_choices(text) for text in args.search)
+    for key, values in choices.items():
+        if "." in key:
+            raise UsageError(f"--search {key}: expected a plain key (a sweep has one core, --core {core})")
+        for value in values:  # each value checked like --set, before any trial starts
+            resolve_config(env_id, core, args.seed, {**overrides, key: value}, args.config, args.env_package,
+                           source="--search")
+    make_env(env_id, 1, 0, args.env_package).close()
+    with ray_backend.cluster(args.ray_address):
+        folder = unique_path(args.logdir, f"sweep__{env_name(env_id)}__{core}__{timestamp()}", directory=True)
+        print(f"sweeping {', '.join(choices)} of {core} on {env_id} as Ray Tune trials -> {folder}", flush=True)
+        trials = ray_backend.sweep(base, choices, args.samples, folder, ray_options(args))
+    write_json(folder / "sweep.json", {"env_id": env_id, "core": core, "seed": args.seed, "search": choices,
+                                       "samples": args.samples, "trials": trials})
+    print(f"\n{'final return':>12}  {'status':<10} values")
+    for t in trials:
+        score = "" if t["mean_return"] is None else f"{t['mean_return']:.3f}"
+        print(f"{score:>12}  {t['run_status'] or 'failed':<10} {t['hparams']}")
+    completed = [t for t in trials if t["run_status"] == "completed"]
+    if not completed:
+        print(f"no trial completed: see the logs in {folder}")
+        return 1
+    best, path = completed[0], folder / "best.yaml"
+    path.write_text(ray_backend.best_preset(base, best, [
+        f"The best of {len(completed)} {core} configurations on {env_id} by the final deterministic evaluation "
+        f"return ({best['mean_return']:.3f} at {best['timesteps']:,} steps, seed {args.seed}).",
+        f"From: {' '.join(sys.argv)}",
+        f"Use:  python train_agent.py train --env {env_id} --core {core} --config {path}",
+    ]))
+    print(f"best: {best['hparams']} -> {path}")
+    print(f"train it: python train_agent.py train --env {env_id} --core {core} --config {path}")
+    return 0 if len(completed) == len(trials) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line (no arguments: ``train`` with the defaults) and run the command."""
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv or ["train"])
-    command = {"train": cmd_train, "eval": cmd_eval, "compare": cmd_compare}[args.command]
+    command = {"train": cmd_train, "eval": cmd_eval, "compare": cmd_compare, "sweep": cmd_sweep}[args.command]
     try:
         return command(args)
     except UsageError as e:

@@ -13,10 +13,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from agents.rundir import env_name, timestamp, unique_path, write_json
 
 GRID_FILE = "grid.json"
+LOG_DIR = "logs"
 POLL_SECONDS = 0.5
 
 
@@ -42,6 +44,33 @@ def describe(returncode: int) -> str:
     return f"failed with exit code {returncode}"
 
 
+def create_compare_dir(logdir: Path, env_id: str) -> Path:
+    """Create the comparison's own folder ``<logdir>/compare__<env>__<time>/`` and its ``logs/``."""
+    compare_dir = unique_path(logdir, f"compare__{env_name(env_id)}__{timestamp()}", directory=True)
+    (compare_dir / LOG_DIR).mkdir()
+    return compare_dir
+
+
+def cell_log(core: str, seed: int) -> str:
+    """A cell's log file, relative to the comparison's folder: ``logs/<core>__<seed>.log``."""
+    return f"{LOG_DIR}/{core}__{seed}.log"
+
+
+def grid_cells(cores: Sequence[str], seeds: int) -> list[Cell]:
+    """Every (core, seed) of the grid, seed by seed."""
+    return [Cell(core, seed, cell_log(core, seed)) for seed in range(seeds) for core in cores]
+
+
+def finish_grid(compare_dir: Path, record: dict[str, Any], cells: list[Cell]) -> list[Cell]:
+    """Write ``grid.json`` (``record`` plus every cell) and print the cells that did not complete; returns them."""
+    write_json(compare_dir / GRID_FILE, {**record, "cells": [asdict(c) for c in cells]})
+    failed = [c for c in cells if c.returncode != 0]
+    for cell in failed:
+        log = f" (log: {compare_dir / cell.log})" if cell.returncode is not None else ""
+        print(f"{cell.core} seed {cell.seed}: {cell.outcome}{log}", flush=True)
+    return failed
+
+
 def run_grid(
     train_command: Sequence[str], env_id: str, cores: Sequence[str], seeds: int, workers: int, logdir: Path
 ) -> tuple[Path, list[Cell]]:
@@ -49,10 +78,8 @@ def run_grid(
 
     ``train_command`` launches ``train`` with the shared options; each cell adds ``--core``, ``--seed``, ``--logdir``.
     """
-    compare_dir = unique_path(logdir, f"compare__{env_name(env_id)}__{timestamp()}", directory=True)
-    logs = compare_dir / "logs"
-    logs.mkdir()
-    cells = [Cell(core, seed, f"{logs.name}/{core}__{seed}.log") for seed in range(seeds) for core in cores]
+    compare_dir = create_compare_dir(logdir, env_id)
+    cells = grid_cells(cores, seeds)
     pending, running = list(cells), {}
     print(f"comparing {list(cores)} x {seeds} seeds on {env_id}, {workers} at a time -> {compare_dir}", flush=True)
     try:
@@ -75,10 +102,5 @@ def run_grid(
         for process, cell in running.items():
             cell.returncode = process.wait()
             cell.outcome = describe(cell.returncode)
-    write_json(compare_dir / GRID_FILE, {"env_id": env_id, "command": list(train_command),
-                                         "cells": [asdict(c) for c in cells]})
-    failed = [c for c in cells if c.returncode != 0]
-    for cell in failed:
-        log = f" (log: {compare_dir / cell.log})" if cell.returncode is not None else ""
-        print(f"{cell.core} seed {cell.seed}: {cell.outcome}{log}", flush=True)
+    failed = finish_grid(compare_dir, {"env_id": env_id, "command": list(train_command)}, cells)
     return compare_dir, failed

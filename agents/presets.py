@@ -97,19 +97,36 @@ def preset_sections(env_id: str, core: str) -> Sections:
     return sections
 
 
+def _number(value: Any) -> Any:
+    """``value``, or the float it spells if it is a string like ``1e-3`` (YAML 1.1 reads those as strings)."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return float(value)
+    return value
+
+
+def _yaml_value(raw: str, source: str) -> Any:
+    """``raw`` read as YAML, or a UsageError naming ``source``."""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise UsageError(f"{source}: the value is not valid YAML") from e
+
+
 def parse_assignment(text: str) -> tuple[str, Any]:
     """Parse a ``--set key=value`` argument; the value is read as YAML (``1e-3`` as a number, ``[64, 64]`` a list)."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise UsageError(f"--set expects key=value, got {text!r}")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as e:
-        raise UsageError(f"--set {text}: the value is not valid YAML") from e
-    if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
-        with contextlib.suppress(ValueError):
-            value = float(value)
-    return key.strip(), value
+    return key.strip(), _number(_yaml_value(raw, f"--set {text}"))
+
+
+def parse_choices(text: str) -> tuple[str, list[Any]]:
+    """Parse a ``--search key=v1,v2,...`` argument; values are read as YAML (``[64,64],[128]`` gives two lists)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip() or not raw.strip():
+        raise UsageError(f"--search expects key=v1,v2,..., got {text!r}")
+    return key.strip(), [_number(v) for v in _yaml_value(f"[{raw}]", f"--search {text}")]
 
 
 def _checked_value(key: str, old: Any, new: Any, source: str) -> Any:
@@ -167,12 +184,16 @@ def resolve_config(
     overrides: Mapping[str, Any] | None = None,
     config_file: Path | None = None,
     env_packages: Iterable[str] = (),
+    source: str = "--set",
 ) -> AgentConfig:
-    """Resolve the presets of ``core`` on ``env_id``, then a config file, then ``overrides``, into an AgentConfig."""
+    """Resolve the presets of ``core`` on ``env_id``, then a config file, then ``overrides``, into an AgentConfig.
+
+    Errors in ``overrides`` name ``source``, the option they came from.
+    """
     sections = copy.deepcopy(preset_sections(env_id, core))
     if config_file is not None:
         apply_overrides(sections, config_file_overrides(config_file), f"config file {config_file}")
-    apply_overrides(sections, overrides_for_core(overrides or {}, core), "--set")
+    apply_overrides(sections, overrides_for_core(overrides or {}, core), source)
     for name in SECTIONS:
         for key, value in sections[name].items():
             if key in MINIMUMS and (type(value) is not int or value < MINIMUMS[key]):

@@ -11,6 +11,7 @@ import logging
 import platform
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,7 +127,10 @@ def train(
         if not completed and progress is not None:
             progress.on_training_end()  # SB3 closes the bar only when learn() returns
     status = "completed" if completed else "interrupted"
-    previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the saving
+    # a second Ctrl-C must not break the saving; only the main thread may set signal handlers (a Ray Tune trial's
+    # function runs in another thread, and Tune handles Ctrl-C there)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous_handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
     try:
         model_path = run_dir / MODEL_FILE
         model.save(model_path)
@@ -140,7 +144,8 @@ def train(
         eval_env.close()
         if picture_env is not None:
             picture_env.close()
-        signal.signal(signal.SIGINT, previous_handler)
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous_handler)
     return TrainResult(run_dir, model_path, status, summary)
 
 
