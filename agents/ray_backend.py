@@ -251,7 +251,7 @@ class Progress(tune.Callback):
                   f"(node {result['node_id'][:8]}, attempt {result['attempt']})", flush=True)
 
     def on_trial_recover(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-        print(f"{trial_label(trial.config)}: its worker failed ({_first_line(trial.get_error())}); retry "
+        print(f"{trial_label(trial.config)}: its worker failed ({_last_error(trial)}); retry "
               f"{trial.num_failures} of {trial.max_failures}", flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
@@ -261,10 +261,19 @@ class Progress(tune.Callback):
 
     def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
         print(f"{self._finished(trials, trial)} {trial_label(trial.config)}: failed after {trial.num_failures} "
-              f"attempts ({_first_line(trial.get_error())})", flush=True)
+              f"attempts ({_last_error(trial)})", flush=True)
 
 
-def _first_line(error: BaseException | None) -> str:
+def _last_error(trial: Any) -> str:
+    """The first line of the trial's latest error, from the error file Tune writes on the driver."""
+    path = Path(trial.error_file) if trial.error_file else None
+    if path is None or not path.is_file():
+        return "no error recorded"
+    latest = path.read_text().rsplit("Failure # ", 1)[-1]
+    return _first_line(latest.split("\n", 1)[-1])
+
+
+def _first_line(error: BaseException | str | None) -> str:
     """The first non-empty line of an error's message, at most 160 characters."""
     lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
     return (lines[0] if lines else type(error).__name__)[:160]

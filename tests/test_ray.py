@@ -103,7 +103,7 @@ def test_a_ray_grid_with_a_killed_worker_gives_the_local_report(
     assert local.returncode == 0, local.stderr
     assert ray_run.returncode == 0, stdout + stderr
     assert not kill_file.exists(), "no worker died"
-    assert "its worker failed" in stdout and "retry 1 of 1" in stdout
+    assert "its worker failed (The actor died" in stdout and "retry 1 of 1" in stdout
     assert "steps, eval return" in stdout  # progress per evaluation
 
     ray_dir, local_dir = only_run(tmp_path / "ray"), only_run(tmp_path / "local")
