@@ -264,10 +264,12 @@ def ray_options(args: argparse.Namespace) -> RayOptions:
     """What the Ray backend needs from ``compare`` or ``sweep``: cluster, resources, retries, concurrency, device."""
     from agents.ray_backend import RayOptions
 
+    gpus = args.gpus_per_run or 0.0
+    # Ray 2.60 leaves the GPUs visible to runs that reserve none: ``auto`` must not train on a GPU it did not reserve
+    device = "cpu" if args.device == "auto" and gpus == 0 else args.device
     return RayOptions(
-        args.ray_address, 1.0 if args.cpus_per_run is None else args.cpus_per_run, args.gpus_per_run or 0.0,
-        DEFAULT_MAX_FAILURES if args.max_failures is None else args.max_failures, args.workers, args.device,
-        args.threads,
+        args.ray_address, 1.0 if args.cpus_per_run is None else args.cpus_per_run, gpus,
+        DEFAULT_MAX_FAILURES if args.max_failures is None else args.max_failures, args.workers, device, args.threads,
     )
 
 
