@@ -14,7 +14,6 @@ Ray is an optional extra imported only here: importing this module without it ra
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import math
@@ -392,4 +391,4 @@ def best_preset(base: AgentConfig, best: dict[str, Any], header: Sequence[str]) 
         section = next(name for name in SECTIONS if key in getattr(base, name))
         sections.setdefault(section, {})[key] = value
     comments = "".join(f"# {line}\n" for line in header)
-    return comments + yaml.safe_dump(copy.deepcopy(sections), sort_keys=False)
+    return comments + yaml.safe_dump(sections, sort_keys=False)
