@@ -7,7 +7,7 @@
         [--still FILE.png --still-step K]
     python train_agent.py compare --env ID --cores perceiver transformer mlp --seeds 5 --timesteps N --workers K \\
         --logdir DIR
-    python train_agent.py compare --report-only DIR
+    python train_agent.py compare --report-only DIR|SCORES.json
     python train_agent.py compare ... --backend ray [--ray-address ADDRESS] [--cpus-per-run C] [--gpus-per-run G] \\
         [--max-failures N]
     python train_agent.py compare --backend ray --resume DIR    # continue an interrupted Ray grid
@@ -153,7 +153,9 @@ def build_parser() -> Parser:
     p.add_argument("--seeds", type=positive_int, help=f"seeds 0..N-1 per core (default {DEFAULT_SEEDS})")
     p.add_argument("--workers", type=positive_int,
                    help=f"runs trained at once (default {DEFAULT_WORKERS}; ray: as many as the cluster fits)")
-    p.add_argument("--report-only", type=Path, metavar="DIR", help="rebuild the report of the runs under DIR")
+    p.add_argument("--report-only", type=Path, metavar="DIR|SCORES",
+                   help="rebuild the report of the runs under DIR, or from a report's scores.json (into a folder "
+                        "beside it named after it)")
     add_ray_options(p, ["local", "ray"])
     p.add_argument("--resume", type=Path, metavar="DIR",
                    help="continue the Ray grid in DIR: runs not finished train again, finished ones do not")
@@ -278,8 +280,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from agents.report import build_report  # matplotlib and rliable take seconds to import: only compare needs them
 
     if args.report_only is not None:
-        if not args.report_only.is_dir():
-            raise UsageError(f"--report-only {args.report_only}: no such folder")
+        if not args.report_only.exists():
+            raise UsageError(f"--report-only {args.report_only}: no such folder or scores file")
         report = build_report(args.report_only)
         print(f"report: {report}")
         return 0

@@ -2,7 +2,8 @@
 
 Scores are each run's deterministic evaluation returns (``evaluations.csv``). Aggregates are interquartile means
 (IQM) with 95% stratified-bootstrap confidence intervals (Agarwal et al. 2021, ``rliable``). Writes ``report/`` in the
-folder: ``report.md``, ``report.json``, ``curves_steps.png`` and ``curves_time.png``.
+folder: ``report.md``, ``report.json``, ``curves_steps.png``, ``curves_time.png`` and ``scores.json``, every run's
+evaluations; a scores file alone rebuilds the same report (into a folder named after it, beside it).
 """
 
 from __future__ import annotations
@@ -32,13 +33,20 @@ CURVE_POINTS = 25  # points of the wall-clock curves
 REPORT_DIR = "report"
 
 
+SCORES_FILE = "scores.json"
+_ARRAYS = ("timesteps", "train_seconds", "returns", "success")
+
+
 @dataclass
 class RunScores:
-    """One run's evaluations: env steps, training seconds and mean deterministic return at each evaluation."""
+    """One run's evaluations: env steps, training seconds and mean deterministic return at each evaluation.
+
+    ``run`` is the run folder's path relative to the comparison folder.
+    """
 
     core: str
     seed: int
-    run_dir: Path
+    run: str
     timesteps: np.ndarray
     train_seconds: np.ndarray
     returns: np.ndarray
@@ -50,9 +58,30 @@ class RunScores:
         """Training throughput up to the last evaluation."""
         return float(self.timesteps[-1] / self.train_seconds[-1])
 
+    def to_json(self) -> dict[str, Any]:
+        """The scores as plain JSON values (NaN success, for envs without one, as null)."""
+        arrays = {k: [None if np.isnan(v) else float(v) for v in getattr(self, k)] for k in _ARRAYS}
+        return {"core": self.core, "seed": self.seed, "run": self.run, "parameters": self.parameters, **arrays}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunScores:
+        """The inverse of :meth:`to_json`."""
+        arrays = {k: np.array([np.nan if v is None else v for v in data[k]], dtype=float) for k in _ARRAYS}
+        return cls(data["core"], int(data["seed"]), data["run"], parameters=data["parameters"], **arrays)
+
 
 def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
-    """The env id and the scores of every evaluated run under ``root``, plus notes on the runs left out."""
+    """The env id and the scores of every evaluated run under ``root``, plus notes on the runs left out.
+
+    ``root`` is a folder of run folders, or a scores file written by :func:`build_report`.
+    """
+    if root.is_file():
+        try:
+            data = json.loads(root.read_text())
+            return data["env_id"], [RunScores.from_json(r) for r in data["runs"]], list(data["notes"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise UsageError(f"{root}: expected a {SCORES_FILE} written by compare's report, could not read it "
+                             f"({type(e).__name__}: {e})") from None
     runs, notes, env_ids = [], [], set()
     for run_dir in find_runs(root):
         config, meta = load_run(run_dir)
@@ -63,13 +92,18 @@ def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
             notes.append(f"{run_dir.relative_to(root)}: no evaluation yet, left out")
             continue
         runs.append(RunScores(
-            config.core, config.seed, run_dir, table["timesteps"], table["train_seconds"], table["mean_return"],
-            table["success_rate"], meta.get("parameters"),
+            config.core, config.seed, str(run_dir.relative_to(root)), table["timesteps"], table["train_seconds"],
+            table["mean_return"], table["success_rate"], meta.get("parameters"),
         ))
     if len(env_ids) > 1:
         raise UsageError(f"{root} holds runs of several envs {sorted(env_ids)}; point at one comparison's folder")
     if not runs:
         raise UsageError(f"{root}: no evaluated runs found (folders with config.yaml and {EVAL_CSV})")
+    grid = root / GRID_FILE
+    if grid.is_file():
+        cells = json.loads(grid.read_text())["cells"]
+        notes += [f"{c['core']} seed {c['seed']}: {c['outcome']}" + (f" (log: {c['log']})" if c["returncode"] else "")
+                  for c in cells if c["returncode"] != 0]
     return env_ids.pop(), runs, notes
 
 
@@ -128,14 +162,14 @@ def _fmt(point: float, interval: Any) -> str:
     return f"{float(point):.2f} [{float(interval[0]):.2f}, {float(interval[1]):.2f}]"
 
 
-def summarize_core(runs: list[RunScores], root: Path) -> dict[str, Any]:
+def summarize_core(runs: list[RunScores]) -> dict[str, Any]:
     """The final-return statistics, success, throughput and size of one core's runs."""
     finals = np.array([[r.returns[-1]] for r in runs])  # (runs, 1 task)
     iqm, ci = _interval(finals, lambda s: np.array([metrics.aggregate_iqm(s)]))
     success = np.array([r.success[-1] for r in runs])
     steps_per_second = np.array([r.steps_per_second for r in runs])
     return {
-        "runs": [str(r.run_dir.relative_to(root)) for r in runs], "final_returns": finals[:, 0].tolist(),
+        "runs": [r.run for r in runs], "final_returns": finals[:, 0].tolist(),
         "final_steps": sorted({int(r.timesteps[-1]) for r in runs}), "iqm": float(iqm[0]),
         "iqm_ci95": ci[:, 0].tolist(), "mean": float(finals.mean()), "std": float(finals.std()),
         "success_rate": None if np.isnan(success).all() else float(np.nanmean(success)),
@@ -154,12 +188,12 @@ def probabilities_of_improvement(cores: dict[str, dict[str, Any]]) -> dict[str, 
     return result
 
 
-def markdown(root: Path, data: dict[str, Any]) -> str:
+def markdown(source: str, data: dict[str, Any]) -> str:
     """The report as Markdown: the final-return table, the improvement table, the curves and the notes."""
     lines = [
         f"# Comparison on {data['env_id']}",
         "",
-        f"Runs in `{root.name}/`. Final return: each run's last deterministic evaluation. IQM and 95% CIs: rliable "
+        f"Runs in `{source}`. Final return: each run's last deterministic evaluation. IQM and 95% CIs: rliable "
         f"stratified bootstrap over runs ({data['bootstrap_reps']} resamples). Steps/s: env steps per second of "
         "training (evaluations excluded), mean ± std over runs.",
         "",
@@ -188,25 +222,25 @@ def markdown(root: Path, data: dict[str, Any]) -> str:
 
 
 def build_report(root: Path) -> Path:
-    """Write ``root/report/`` from the runs under ``root`` (regenerated each time) and return ``report.md``."""
+    """Write the report of the runs under ``root`` (regenerated each time) and return its ``report.md``.
+
+    ``root`` is a comparison folder (the report goes to ``root/report/``) or a scores file ``X.json`` (the report goes
+    to the folder ``X/`` beside it).
+    """
     env_id, runs, notes = load_scores(root)
     by_core: dict[str, list[RunScores]] = {}
     for run in sorted(runs, key=lambda r: r.seed):
         by_core.setdefault(run.core, []).append(run)
-    grid = root / GRID_FILE
-    if grid.is_file():
-        cells = json.loads(grid.read_text())["cells"]
-        notes += [f"{c['core']} seed {c['seed']}: {c['outcome']}" + (f" (log: {c['log']})" if c["returncode"] else "")
-                  for c in cells if c["returncode"] != 0]
-
-    out = root / REPORT_DIR
+    out = root.with_suffix("") if root.is_file() else root / REPORT_DIR
     out.mkdir(exist_ok=True)
     plot_curves({c: steps_curve(r) for c, r in by_core.items()}, "env steps", env_id, out / "curves_steps.png")
     plot_curves({c: time_curve(r) for c, r in by_core.items()}, "training wall-clock time (s)", env_id,
                 out / "curves_time.png")
-    cores = {core: summarize_core(rs, root) for core, rs in by_core.items()}
+    cores = {core: summarize_core(rs) for core, rs in by_core.items()}
     data = {"env_id": env_id, "bootstrap_reps": BOOTSTRAP_REPS, "cores": cores,
             "probability_of_improvement": probabilities_of_improvement(cores), "notes": notes}
-    (out / "report.md").write_text(markdown(root, data))
+    (out / "report.md").write_text(markdown(root.name if root.is_file() else f"{root.name}/", data))
     write_json(out / "report.json", data)
+    if not root.is_file():
+        write_json(out / SCORES_FILE, {"env_id": env_id, "notes": notes, "runs": [r.to_json() for r in runs]})
     return out / "report.md"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -241,6 +242,16 @@ def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path
     rebuilt = cli("compare", "--report-only", str(compare_dir), cwd=tmp_path)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert (compare_dir / "report" / "report.md").read_text() == report
+    # the scores file alone (what docs/results/<game>.json holds) rebuilds the same tables and plots beside it
+    scores = tmp_path / "pick.json"
+    scores.write_text((compare_dir / "report" / "scores.json").read_text())
+    shutil.rmtree(compare_dir)
+    from_scores = cli("compare", "--report-only", str(scores), cwd=tmp_path)
+    assert from_scores.returncode == 0, from_scores.stderr
+    tables = [[line for line in text.splitlines() if line.startswith("|")]
+              for text in (report, (tmp_path / "pick" / "report.md").read_text())]
+    assert tables[0] == tables[1] and tables[0][-1].startswith("| mlp | 2 | 768 |")
+    assert (tmp_path / "pick" / "curves_time.png").stat().st_size > 0
 
 
 BAD_INPUT = {  # name: (arguments, what the one error line must say)
@@ -262,6 +273,7 @@ BAD_INPUT = {  # name: (arguments, what the one error line must say)
                           "junk.zip is not a saved agent"),
     "resume without a run": (["train", "--resume", "junk.zip"], "not a model or checkpoint inside a run folder"),
     "report without runs": (["compare", "--report-only", "."], "no evaluated runs found"),
+    "report of a missing file": (["compare", "--report-only", "nope.json"], "--report-only nope.json: no such"),
 }
 
 
