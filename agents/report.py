@@ -21,10 +21,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import scipy.stats
 from rliable import library, metrics, plot_utils
+from sb3_contrib import MaskablePPO
+from stable_baselines3 import PPO
 
 from agents.compare import GRID_FILE
 from agents.errors import UsageError
 from agents.rundir import EVAL_CSV, find_runs, load_run, write_json
+from perceiver_rl.cost import policy_flops
 
 matplotlib.use("Agg")  # files only, no display
 
@@ -52,6 +55,7 @@ class RunScores:
     returns: np.ndarray
     success: np.ndarray
     parameters: int | None
+    flops_per_step: int | None
 
     @property
     def steps_per_second(self) -> float:
@@ -61,13 +65,26 @@ class RunScores:
     def to_json(self) -> dict[str, Any]:
         """The scores as plain JSON values (NaN success, for envs without one, as null)."""
         arrays = {k: [None if np.isnan(v) else float(v) for v in getattr(self, k)] for k in _ARRAYS}
-        return {"core": self.core, "seed": self.seed, "run": self.run, "parameters": self.parameters, **arrays}
+        return {"core": self.core, "seed": self.seed, "run": self.run, "parameters": self.parameters,
+                "flops_per_step": self.flops_per_step, **arrays}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunScores:
         """The inverse of :meth:`to_json`."""
         arrays = {k: np.array([np.nan if v is None else v for v in data[k]], dtype=float) for k in _ARRAYS}
-        return cls(data["core"], int(data["seed"]), data["run"], parameters=data["parameters"], **arrays)
+        return cls(data["core"], int(data["seed"]), data["run"], parameters=data["parameters"],
+                   flops_per_step=data["flops_per_step"], **arrays)
+
+
+def _flops_per_step(run_dir: Path, meta: dict[str, Any]) -> int | None:
+    """The policy's forward FLOPs per env step, as training recorded it, else counted on the saved model."""
+    if meta.get("flops_per_step") is not None:
+        return int(meta["flops_per_step"])
+    model_path = run_dir / "model.zip"
+    if not model_path.is_file():
+        return None
+    algo = MaskablePPO if meta.get("algorithm") == "MaskablePPO" else PPO
+    return policy_flops(algo.load(model_path, device="cpu").policy)
 
 
 def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
@@ -93,7 +110,7 @@ def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
             continue
         runs.append(RunScores(
             config.core, config.seed, str(run_dir.relative_to(root)), table["timesteps"], table["train_seconds"],
-            table["mean_return"], table["success_rate"], meta.get("parameters"),
+            table["mean_return"], table["success_rate"], meta.get("parameters"), _flops_per_step(run_dir, meta),
         ))
     if len(env_ids) > 1:
         raise UsageError(f"{root} holds runs of several envs {sorted(env_ids)}; point at one comparison's folder")
@@ -174,7 +191,7 @@ def summarize_core(runs: list[RunScores]) -> dict[str, Any]:
         "iqm_ci95": ci[:, 0].tolist(), "mean": float(finals.mean()), "std": float(finals.std()),
         "success_rate": None if np.isnan(success).all() else float(np.nanmean(success)),
         "steps_per_second": float(steps_per_second.mean()), "steps_per_second_std": float(steps_per_second.std()),
-        "parameters": runs[0].parameters,
+        "parameters": runs[0].parameters, "flops_per_step": runs[0].flops_per_step,
     }
 
 
@@ -188,6 +205,13 @@ def probabilities_of_improvement(cores: dict[str, dict[str, Any]]) -> dict[str, 
     return result
 
 
+def _count(n: int | None) -> str:
+    """A count as ``12.3k`` / ``4.56M``, or ``n/a``."""
+    if n is None:
+        return "n/a"
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.1f}k"
+
+
 def markdown(source: str, data: dict[str, Any]) -> str:
     """The report as Markdown: the final-return table, the improvement table, the curves and the notes."""
     lines = [
@@ -195,10 +219,11 @@ def markdown(source: str, data: dict[str, Any]) -> str:
         "",
         f"Runs in `{source}`. Final return: each run's last deterministic evaluation. IQM and 95% CIs: rliable "
         f"stratified bootstrap over runs ({data['bootstrap_reps']} resamples). Steps/s: env steps per second of "
-        "training (evaluations excluded), mean ± std over runs.",
+        "training (evaluations excluded), mean ± std over runs. FLOPs: the policy's forward pass for one env step.",
         "",
-        "| core | runs | steps | final return IQM [95% CI] | mean ± std | success | steps/s | parameters |",
-        "|---|---|---|---|---|---|---|---|",
+        "| core | runs | steps | final return IQM [95% CI] | mean ± std | success | steps/s | parameters | "
+        "FLOPs/step |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for core, d in data["cores"].items():
         low, high = d["final_steps"][0], d["final_steps"][-1]
@@ -207,7 +232,7 @@ def markdown(source: str, data: dict[str, Any]) -> str:
         lines.append(
             f"| {core} | {len(d['runs'])} | {steps} | {_fmt(d['iqm'], d['iqm_ci95'])} | {d['mean']:.2f} ± "
             f"{d['std']:.2f} | {success} | {d['steps_per_second']:.0f} ± {d['steps_per_second_std']:.0f} "
-            f"| {d['parameters'] or 0:,} |"
+            f"| {d['parameters'] or 0:,} | {_count(d['flops_per_step'])} |"
         )
     improvements = data["probability_of_improvement"]
     if improvements:

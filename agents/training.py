@@ -40,6 +40,7 @@ from agents.rundir import (
     save_config,
     write_json,
 )
+from perceiver_rl.cost import policy_flops
 
 EVAL_SEED_OFFSET = 10_000  # the eval env's seed is the run's seed + this, so it never replays training episodes
 log = logging.getLogger(__name__)
@@ -90,7 +91,8 @@ def train(
     meta = {
         "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": sys.argv, "run_dir": str(run_dir),
         "algorithm": type(model).__name__, "policy": type(model.policy).__name__,
-        "parameters": count_parameters(model), "device": str(model.device), "threads": torch.get_num_threads(),
+        "parameters": count_parameters(model), "flops_per_step": policy_flops(model.policy),
+        "device": str(model.device), "threads": torch.get_num_threads(),
         "resumed_from": str(resume) if resume else None, "versions": _versions(),
     }
     save_config(run_dir, config, meta)

@@ -2,7 +2,7 @@
 
 from perceiver_rl.attention import LearnedArray
 from perceiver_rl.core import Encoding, EntityCore
-from perceiver_rl.cost import CoreCost, core_cost, count_params
+from perceiver_rl.cost import CoreCost, core_cost, count_params, policy_flops
 from perceiver_rl.entities import EntitySpec, EntityType, entity_space, parse_entity_space
 from perceiver_rl.explain import Explanation, explain
 from perceiver_rl.extractor import PerceiverExtractor
@@ -53,6 +53,7 @@ __all__ = [
     "core_cost",
     "explain",
     "count_params",
+    "policy_flops",
     "entity_space",
     "parse_entity_space",
     "parse_observation_space",

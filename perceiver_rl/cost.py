@@ -1,4 +1,4 @@
-"""Parameter count and forward FLOPs of a core at a given entity count, for size- or FLOP-matched comparisons.
+"""Parameter count and forward FLOPs of a core at a given entity count, or of a whole policy per env step.
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode`` on a real forward pass (a multiply-add counts 2);
 the CPU attention kernel, which torch does not count, is added with torch's own attention formula. Only matrix
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from stable_baselines3.common.policies import BasePolicy
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
@@ -53,3 +54,15 @@ def core_cost(core: EntityCore, num_entities: int, num_queries: int = 1) -> Core
     with counter:  # (FlopCounterMode's module tracker needs autograd on)
         core(inputs, mask, queries)
     return CoreCost(count_params(core), counter.get_total_flops(), num_entities, num_queries)
+
+
+def policy_flops(policy: BasePolicy) -> int:
+    """Forward FLOPs of one env step of an SB3 policy (any: ours, or SB3's MLP): actions and value for one observation.
+
+    The observation is sampled from the policy's observation space; FLOPs depend only on the padded shapes.
+    """
+    obs, _ = policy.obs_to_tensor(policy.observation_space.sample())
+    counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FORMULAS)
+    with counter:  # (with autograd on, as in core_cost)
+        policy(obs, deterministic=True)
+    return counter.get_total_flops()

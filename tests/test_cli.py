@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -237,6 +238,7 @@ def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path
     assert len(list(compare_dir.glob("Pick-v0__mlp__*"))) == 3
     report = (compare_dir / "report" / "report.md").read_text()
     assert "| mlp | 2 | 768 |" in report and "mlp seed 2: killed by SIGKILL" in report
+    assert re.search(r"^\| mlp \| 2 \| 768 \|.* \| \d+\.\d+[kM] \|$", report, re.M)  # the FLOPs per step column
     assert (compare_dir / "report" / "curves_steps.png").stat().st_size > 0
     (compare_dir / "report" / "report.md").unlink()
     rebuilt = cli("compare", "--report-only", str(compare_dir), cwd=tmp_path)

@@ -11,7 +11,14 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecCheckNan, VecNormalize
 
-from perceiver_rl import MaskablePerceiverPolicy, PerceiverExtractor, PerceiverPolicy, entity_space, explain
+from perceiver_rl import (
+    MaskablePerceiverPolicy,
+    PerceiverExtractor,
+    PerceiverPolicy,
+    entity_space,
+    explain,
+    policy_flops,
+)
 from perceiver_rl.queries import NEG_LOGIT, ActionLayout, chosen_queries, query_names
 
 CORES = ["perceiver", "transformer"]
@@ -328,3 +335,20 @@ def test_chosen_queries_without_actor():
     index = chosen_queries(layout, np.array([[1, 4], [3, 0]]))
     decided_by = [[names[i] for i in row] for row in index]
     assert decided_by == [["dim0/verb1", "dim1/pointer"], ["dim0/pointer", "dim1/verb0"]]
+
+
+def test_policy_flops_counts_one_env_step():
+    """SB3's MLP: exactly its matrix products. The Perceiver's grow linearly with the entities, the Transformer's
+    faster."""
+    mlp = PPO("MultiInputPolicy", PointerTask(max_items=8), seed=0)
+    width = 8 * 1 + 8  # the flattened item features and item mask
+    # policy and value nets (64-64 each), the action head (8 choices) and the value head; a multiply-add counts 2
+    assert policy_flops(mlp.policy) == 2 * (2 * (width * 64 + 64 * 64) + 64 * 8 + 64)
+    flops = {
+        (core, n): policy_flops(PPO(PerceiverPolicy, PointerTask(max_items=n), seed=0,
+                                    policy_kwargs=dict(core=core, targets="item")).policy)
+        for core in ("perceiver", "transformer") for n in (64, 128, 256)
+    }
+    p64, p128, p256 = (flops["perceiver", n] for n in (64, 128, 256))
+    assert p256 - p128 == pytest.approx(2 * (p128 - p64), rel=0.01)  # linear in N
+    assert flops["transformer", 256] / flops["transformer", 128] > flops["perceiver", 256] / flops["perceiver", 128]
