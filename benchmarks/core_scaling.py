@@ -41,7 +41,7 @@ class TorchEncoderCore(EntityCore):
         layer = nn.TransformerEncoderLayer(WIDTH, 4, dim_feedforward=2 * WIDTH, dropout=0.0, activation="gelu",
                                            batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, 3, enable_nested_tensor=False)
-        self.decoder = QueryDecoder(query_dim, WIDTH, output_dim, num_heads=4, mlp_ratio=2.0)
+        self.decoder = QueryDecoder(query_dim, WIDTH, output_dim, num_heads=1, mlp_ratio=2.0)  # as TransformerCore's
 
     def _encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> Encoding:
         return Encoding(self.encoder(self.embed(inputs), src_key_padding_mask=~mask), mask)  # torch: True = pad

@@ -32,15 +32,16 @@ class CoreConfig:
       per-actor and whole-set tasks in 10k steps with either core.
     - ``num_latents=8``: the summary slots the entities are read into; 8 is enough for sets of tens of entities.
     - ``num_layers=1``: one latent self-attention block (one entity self-attention block for the Transformer).
-    - ``num_heads=4``: heads of the latent self-attention and the decoder (8 channels each at ``dim=32``).
-    - ``cross_heads=1``: the encoder cross-attention takes one distribution over the entities per latent (Perceiver
-      IO's default), which keeps the only N-sized attention as cheap as possible.
+    - ``num_heads=4``: heads of the self-attention (latents, or entities for the Transformer), 8 channels each.
+    - ``cross_heads=1``: heads of the cross-attentions, Perceiver IO's default: the decoder's (both cores) and the
+      Perceiver's encoder, where each latent takes one distribution over the entities. On a CPU a batch of many
+      tiny heads costs more in kernel overhead than in arithmetic, and the N-sized attention stays cheap.
     - ``mlp_ratio=2``: the MLP widening of AlphaStar's entity encoder.
 
     Their PPO throughput is in docs/BENCHMARKS.md ("PPO throughput"). Games that need more capacity raise them in a
-    preset (the shipped game presets use 64 wide, 16 latents, 2 layers). ``num_latents``, ``num_repeats`` and
-    ``cross_heads`` shape the Perceiver only; the Transformer keeps one token per entity and ignores them, so that
-    switching ``core`` changes nothing else.
+    preset (the shipped game presets use 64 wide, 16 latents, 2 layers). ``num_latents`` and ``num_repeats`` shape
+    the Perceiver only; the Transformer keeps one token per entity and ignores them, so that switching ``core``
+    changes nothing else.
     """
 
     core: str = "perceiver"
@@ -63,10 +64,11 @@ class CoreConfig:
 
 def make_core(config: CoreConfig, input_dim: int, query_dim: int, output_dim: int) -> EntityCore:
     """Build the core that ``config.core`` names, at the sizes ``config`` gives."""
-    shared = dict(num_layers=config.num_layers, num_heads=config.num_heads, mlp_ratio=config.mlp_ratio)
+    shared = dict(num_layers=config.num_layers, num_heads=config.num_heads, cross_heads=config.cross_heads,
+                  mlp_ratio=config.mlp_ratio)
     if config.core == "perceiver":
         return PerceiverIO(input_dim, query_dim, output_dim, num_latents=config.num_latents, latent_dim=config.dim,
-                           num_repeats=config.num_repeats, cross_heads=config.cross_heads, **shared)
+                           num_repeats=config.num_repeats, **shared)
     return TransformerCore(input_dim, query_dim, output_dim, model_dim=config.dim, **shared)
 
 

@@ -28,9 +28,11 @@ class PerceiverIO(EntityCore):
             entity Transformer on up to 512 entities; a set of tens of entities rarely needs more summary slots.
         latent_dim: 128, the width of AlphaStar's entity Transformer, so the two cores compare at equal width.
         num_layers: 3 latent self-attention blocks, as in the paper's StarCraft II core.
-        num_heads: 4 heads in latent self-attention and the decoder.
-        cross_heads: 1 head in the encoder cross-attention, the paper's default: each latent takes one attention
-            distribution over the entities, and the N-sized attention stays as cheap as possible.
+        num_heads: 4 heads in latent self-attention.
+        cross_heads: 1 head in the encoder and decoder cross-attentions, the paper's default (its decoder has one
+            head too): each latent, and each query, takes one attention distribution over what it reads; the
+            N-sized encoder attention stays as cheap as possible, and on a CPU a small batch of many tiny heads
+            costs more in kernel overhead than in arithmetic.
         num_repeats: repeat the latent blocks this many times with shared weights (the paper's weight sharing);
             1 = no repeat.
         mlp_ratio: 2, the MLP widening of AlphaStar's entity encoder (128 wide, MLP to 256).
@@ -67,7 +69,7 @@ class PerceiverIO(EntityCore):
         self.layers = nn.ModuleList(
             AttentionBlock(latent_dim, num_heads, mlp_ratio=mlp_ratio, dropout=dropout) for _ in range(num_layers)
         )
-        self.decoder = QueryDecoder(query_dim, latent_dim, output_dim, num_heads=num_heads, mlp_ratio=mlp_ratio,
+        self.decoder = QueryDecoder(query_dim, latent_dim, output_dim, num_heads=cross_heads, mlp_ratio=mlp_ratio,
                                     query_residual=query_residual, dropout=dropout)
 
     def _encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> Encoding:

@@ -21,7 +21,7 @@ class TransformerCore(EntityCore):
     present entities -> (B, Q, output_dim).
 
     Defaults match :class:`~perceiver_rl.PerceiverIO` (and AlphaStar's entity encoder): 3 layers, 128 wide, MLP
-    widening 2, 4 heads, no dropout.
+    widening 2, 4 self-attention heads, no dropout, and the same query decoder (``cross_heads=1`` head).
     """
 
     def __init__(
@@ -33,6 +33,7 @@ class TransformerCore(EntityCore):
         model_dim: int = 128,
         num_layers: int = 3,
         num_heads: int = 4,
+        cross_heads: int = 1,
         mlp_ratio: float = 2.0,
         query_residual: bool = True,
         dropout: float = 0.0,
@@ -45,7 +46,7 @@ class TransformerCore(EntityCore):
         self.layers = nn.ModuleList(
             AttentionBlock(model_dim, num_heads, mlp_ratio=mlp_ratio, dropout=dropout) for _ in range(num_layers)
         )
-        self.decoder = QueryDecoder(query_dim, model_dim, output_dim, num_heads=num_heads, mlp_ratio=mlp_ratio,
+        self.decoder = QueryDecoder(query_dim, model_dim, output_dim, num_heads=cross_heads, mlp_ratio=mlp_ratio,
                                     query_residual=query_residual, dropout=dropout)
 
     def _encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> Encoding:
