@@ -130,12 +130,21 @@ def _iqm_per_point(scores: np.ndarray) -> np.ndarray:
 
 
 def _interval(scores: Any, func: Callable[..., np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Point estimate and 95% stratified-bootstrap CI (2, ...) of ``func`` on one score array (or a pair)."""
-    with warnings.catch_warnings():  # arch deprecates the RandomState that rliable passes on: still reproducible
-        warnings.simplefilter("ignore", FutureWarning)
-        point, interval = library.get_interval_estimates(
-            {"x": scores}, func, reps=BOOTSTRAP_REPS, random_state=np.random.RandomState(0)
-        )
+    """Point estimate and 95% stratified-bootstrap CI (2, ...) of ``func`` on one score array (or a pair).
+
+    Reproducible: rliable's stratified bootstrap draws its resamples from numpy's global generator (its
+    ``random_state`` seeds only arch's), so that generator is seeded for the call and restored afterwards.
+    """
+    global_state = np.random.get_state()  # noqa: NPY002 (the legacy global generator is what rliable draws from)
+    np.random.seed(0)  # noqa: NPY002
+    try:
+        with warnings.catch_warnings():  # arch deprecates the RandomState that rliable passes on
+            warnings.simplefilter("ignore", FutureWarning)
+            point, interval = library.get_interval_estimates(
+                {"x": scores}, func, reps=BOOTSTRAP_REPS, random_state=np.random.RandomState(0)
+            )
+    finally:
+        np.random.set_state(global_state)  # noqa: NPY002
     return point["x"], interval["x"]
 
 

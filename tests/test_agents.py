@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
@@ -112,3 +113,18 @@ def test_make_agent_reads_a_plain_gym_env(core: str) -> None:
     assert type(agent.policy) is expected
     action, _ = agent.predict(agent.get_env().reset())
     assert agent.action_space.contains(action[0])
+
+
+def test_bootstrap_intervals_are_reproducible_and_leave_numpy_alone():
+    """rliable resamples with numpy's global generator: the report seeds it per call and restores it."""
+    from rliable import metrics
+
+    from agents.report import _interval
+
+    scores = np.array([[9.75], [9.6], [9.9], [9.45], [9.85]])
+    iqm = lambda s: np.array([metrics.aggregate_iqm(s)])  # noqa: E731
+    before = np.random.get_state()[1].copy()  # noqa: NPY002 (rliable uses the legacy global generator)
+    first = _interval(scores, iqm)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002 (the caller's stream is untouched)
+    second = _interval(scores, iqm)
+    np.testing.assert_array_equal(first[1], second[1])
