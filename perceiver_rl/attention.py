@@ -70,7 +70,10 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"num_heads: must divide the attention width {inner_dim}, got {num_heads}")
         self.num_heads = num_heads
         self.to_q = nn.Linear(query_dim, inner_dim)
-        self.to_kv = nn.Linear(context_dim, 2 * inner_dim)  # keys and values in one matmul
+        # Keys and values in one matmul, without biases: a key bias adds the same score to every key of a query
+        # (softmax ignores it), and a value bias, weighted by attention that sums to 1, is a constant that
+        # to_out's bias already covers. Over N entities they would only cost a copy and a reduction each step.
+        self.to_kv = nn.Linear(context_dim, 2 * inner_dim, bias=False)
         self.to_out = nn.Linear(inner_dim, query_dim)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
