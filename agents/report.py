@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from stable_baselines3 import PPO
 
 from agents.compare import GRID_FILE
 from agents.errors import UsageError
-from agents.rundir import EVAL_CSV, find_runs, load_run, write_json
+from agents.rundir import EVAL_CSV, MODEL_FILE, find_runs, load_run, write_json
 from perceiver_rl.cost import policy_flops
 
 matplotlib.use("Agg")  # files only, no display
@@ -77,14 +78,18 @@ class RunScores:
 
 
 def _flops_per_step(run_dir: Path, meta: dict[str, Any]) -> int | None:
-    """The policy's forward FLOPs per env step, as training recorded it, else counted on the saved model."""
+    """The policy's forward FLOPs per env step, as training recorded it, else counted on the saved model (None if
+    there is none, or it no longer loads)."""
     if meta.get("flops_per_step") is not None:
         return int(meta["flops_per_step"])
-    model_path = run_dir / "model.zip"
+    model_path = run_dir / MODEL_FILE
     if not model_path.is_file():
         return None
     algo = MaskablePPO if meta.get("algorithm") == "MaskablePPO" else PPO
-    return policy_flops(algo.load(model_path, device="cpu").policy)
+    try:
+        return policy_flops(algo.load(model_path, device="cpu").policy)
+    except (zipfile.BadZipFile, ValueError, KeyError, AssertionError, TypeError, RuntimeError):
+        return None  # made by another version of the policy: the report says n/a
 
 
 def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
