@@ -111,16 +111,15 @@ class ActionQueries(nn.Module):
         self.layout = layout
         verbs = layout.verbs
         self.verbs_per_row = verbs[0] if layout.actor is not None else sum(verbs)  # verb queries per query row
-        # Verb queries start at a token's scale (std 1, not Perceiver IO's 0.02): one Linear reads every verb's
-        # decoded output, so verbs can only get apart through what the decoder makes of their queries, and the
-        # query residual carries a std-1 query to the output. With 0.02 the verbs' outputs start almost equal, and a
-        # run can stay at the uniform policy (seen on Majority, 1 seed in 5, docs/RESULTS.md).
         if layout.actor is not None:
             self.actor_proj = nn.Linear(dim, dim)  # the actor's token, seen as a query
-            self.verb_queries = LearnedArray(verbs[0], dim, std=1.0)  # shared by all actors, added to their tokens
+            # Shared by all actors and added to each actor's token: at the token's scale (std 1, not 0.02), so that
+            # an actor's verb queries differ from the start and each verb's logit can move on its own (with 0.02 the
+            # per-actor policy test failed for 2 of 3 sizes tried; with 1 it passed every time).
+            self.verb_queries = LearnedArray(verbs[0], dim, std=1.0)
             num_pointer = 1
         else:
-            self.verb_queries = LearnedArray(sum(verbs), dim, std=1.0)  # one per (dimension, verb)
+            self.verb_queries = LearnedArray(sum(verbs), dim)  # one per (dimension, verb)
             num_pointer = len(layout.choices)
         self.pointer_queries = LearnedArray(num_pointer, dim) if layout.targets else None
         self.value_query = LearnedArray(1, dim)
