@@ -119,10 +119,15 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def start(*args: str, cwd: Path, **extra: str) -> subprocess.Popen:
-    """Start ``train_agent.py args`` in ``cwd``, capturing its output."""
+    """Start ``train_agent.py args`` in ``cwd``, capturing its output.
+
+    The child gets the default Ctrl-C behaviour even when pytest itself was started with SIGINT ignored (a shell
+    starts background jobs so, and an ignored signal stays ignored across exec), as a user's terminal would give it.
+    """
     return subprocess.Popen(
         [sys.executable, str(REPO / "train_agent.py"), *args], cwd=cwd, env=cli_env(**extra),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

@@ -108,10 +108,11 @@ def test_a_ray_grid_with_a_killed_worker_gives_the_local_report(
 
     ray_dir, local_dir = only_run(tmp_path / "ray"), only_run(tmp_path / "local")
     assert report_files(ray_dir) == report_files(local_dir) == sorted(
-        ["report/curves_steps.png", "report/curves_time.png", "report/report.json", "report/report.md"])
+        ["report/curves_steps.png", "report/curves_time.png", "report/report.json", "report/report.md",
+         "report/scores.json"])
     ray_report, local_report = (json.loads((d / "report/report.json").read_text()) for d in (ray_dir, local_dir))
     for core in ("mlp", "perceiver"):  # the same training code and seeds: the same returns
-        for key in ("runs", "final_returns", "final_steps", "parameters"):
+        for key in ("runs", "final_returns", "final_steps", "parameters", "flops_per_step"):
             ray_value, local_value = ray_report["cores"][core][key], local_report["cores"][core][key]
             if key == "runs":
                 ray_value, local_value = ([r.rsplit("__", 1)[0] for r in v] for v in (ray_value, local_value))
