@@ -17,6 +17,8 @@ from gymnasium import spaces
 
 from perceiver_rl import entity_space
 
+TINY = dict(dim=16, num_latents=4, num_layers=1, num_heads=2)  # policy sizes that build and run fast in tests
+
 
 class _OneStepTask(gym.Env):
     """A one-step episode: observe a random set, act once, get a reward."""

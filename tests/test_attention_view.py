@@ -21,9 +21,8 @@ from agents.factory import deterministic_action
 from agents.presets import resolve_config
 from agents.training import train
 from envs.base import FRAME_SIZE
-from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy
+from perceiver_rl import CORES, MaskablePerceiverPolicy, PerceiverPolicy
 
-CORES = ("perceiver", "transformer")
 TINY_CORE = {"dim": 16, "num_layers": 1, "num_heads": 2}
 #: id, env kwargs, policy kwargs of the roles: a small Skirmish (one action per ally) and Nearest (one pointer).
 GAMES = {

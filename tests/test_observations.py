@@ -4,11 +4,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from entity_tasks import TINY
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.preprocessing import preprocess_obs
 
 from perceiver_rl import (
+    CORES,
     CoreConfig,
     ImageTokenizer,
     MaskablePerceiverPolicy,
@@ -20,9 +22,6 @@ from perceiver_rl import (
     parse_observation_space,
 )
 from perceiver_rl.image import fourier_positions, patch_size
-
-CORES = ["perceiver", "transformer"]
-TINY = dict(dim=16, num_latents=4, num_layers=1, num_heads=2)
 
 
 def tokens_of(space: spaces.Space, n: int = 3, core: str = "perceiver", seed: int = 0):

@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from entity_tasks import MajorityTask, PerActorTask, PointerTask
+from entity_tasks import TINY, MajorityTask, PerActorTask, PointerTask
 from gymnasium import spaces
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
@@ -12,6 +12,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecCheckNan, VecNormalize
 
 from perceiver_rl import (
+    CORES,
     MaskablePerceiverPolicy,
     PerceiverExtractor,
     PerceiverPolicy,
@@ -20,9 +21,6 @@ from perceiver_rl import (
     policy_flops,
 )
 from perceiver_rl.queries import NEG_LOGIT, ActionLayout, chosen_queries, query_names
-
-CORES = ["perceiver", "transformer"]
-TINY = dict(dim=16, num_latents=4, num_layers=1, num_heads=2)
 
 
 class SquadEnv(gym.Env):
