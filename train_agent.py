@@ -31,7 +31,7 @@ from agents.errors import UsageError
 from agents.evaluation import EVAL_SEED, eval_env_id, evaluate
 from agents.factory import make_env
 from agents.presets import CORES, AgentConfig, parse_assignment, parse_choices, resolve_config
-from agents.rundir import env_name, find_run_config, load_run, timestamp, unique_path, write_json
+from agents.rundir import FINISHED, env_name, find_run_config, load_run, timestamp, unique_path, write_json
 from agents.training import TrainResult, train
 
 if TYPE_CHECKING:
@@ -220,7 +220,8 @@ def resume_config(args: argparse.Namespace) -> AgentConfig:
 def print_train_result(result: TrainResult, logdir: Path) -> None:
     """The end of a run: what it reached, and where the model, logs and tensorboard are."""
     s, final = result.summary, result.summary["final_eval"]
-    print(f"\n{result.status}: {s['timesteps']:,} steps, {s['train_seconds']:.0f} s training "
+    status = "stopped at the max_train_seconds cap" if result.status == "time_capped" else result.status
+    print(f"\n{status}: {s['timesteps']:,} steps, {s['train_seconds']:.0f} s training "
           f"({s['steps_per_second']:.0f} steps/s), {s['eval_seconds']:.0f} s evaluating")
     if final:
         success = "" if final["success_rate"] is None else f", success {final['success_rate']:.0%}"
@@ -239,9 +240,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     if args.still_step is not None and args.still is None:
         raise UsageError("--still-step: pass --still FILE.png too")
-    env_id, env_packages = eval_env_id(args.model, args.env, args.env_package)
+    env_id, env_packages, env_kwargs = eval_env_id(args.model, args.env, args.env_package)
     results = evaluate(args.model, env_id, args.episodes, args.video, env_packages, args.device,
-                       attention=args.attention, still=args.still, still_step=args.still_step or 0, seed=args.seed)
+                       attention=args.attention, still=args.still, still_step=args.still_step or 0, seed=args.seed,
+                       env_kwargs=env_kwargs)
     json_path = args.json or unique_path(args.model.parent, f"{args.model.stem}.eval", ".json")
     write_json(json_path, results)
     success = "n/a (the env reports no is_success)" if results["success_rate"] is None else (
@@ -307,7 +309,8 @@ def grid_configs(args: argparse.Namespace) -> tuple[str, dict[str, AgentConfig]]
     overrides = overrides_from(args)
     configs = {core: resolve_config(env_id, core, 0, overrides, args.config, args.env_package)
                for core in args.cores or CORES}
-    make_env(env_id, 1, 0, args.env_package).close()
+    for config in configs.values():
+        make_env(env_id, 1, 0, args.env_package, env_kwargs=config.env).close()
     return env_id, configs
 
 
@@ -362,7 +365,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for value in values:  # each value checked like --set, before any trial starts
             resolve_config(env_id, core, args.seed, {**overrides, key: value}, args.config, args.env_package,
                            source="--search")
-    make_env(env_id, 1, 0, args.env_package).close()
+    make_env(env_id, 1, 0, args.env_package, env_kwargs=base.env).close()
     with ray_backend.cluster(args.ray_address):
         folder = unique_path(args.logdir, f"sweep__{env_name(env_id)}__{core}__{timestamp()}", directory=True)
         print(f"sweeping {', '.join(choices)} of {core} on {env_id} as Ray Tune trials -> {folder}", flush=True)
@@ -373,7 +376,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for t in trials:
         score = "" if t["mean_return"] is None else f"{t['mean_return']:.3f}"
         print(f"{score:>12}  {t['run_status'] or 'failed':<10} {t['hparams']}")
-    completed = [t for t in trials if t["run_status"] == "completed"]
+    completed = [t for t in trials if t["run_status"] in FINISHED]
     if not completed:
         print(f"no trial completed: see the logs in {folder}")
         return 1

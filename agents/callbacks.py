@@ -137,6 +137,24 @@ class Throughput(BaseCallback):
         return True
 
 
+class TimeCap(BaseCallback):
+    """Stops training once ``clock`` has trained ``seconds`` (evaluations excluded); ``None`` never stops it.
+
+    ``reached`` tells whether it stopped the run. The final evaluation still runs (``TimedEval`` at training end).
+    """
+
+    def __init__(self, clock: TimedEval, seconds: float | None) -> None:
+        super().__init__()
+        self.clock = clock
+        self.seconds = seconds
+        self.reached = False
+
+    def _on_step(self) -> bool:
+        if self.seconds is not None and self.clock.train_seconds >= self.seconds:
+            self.reached = True
+        return not self.reached
+
+
 class HParams(BaseCallback):
     """Writes the run's hyperparameters to tensorboard's HPARAMS tab, linked to the eval and rollout returns."""
 

@@ -19,16 +19,20 @@ VIDEO_SUFFIXES = (".gif", ".mp4")
 EVAL_SEED = 123_456  # episodes are seeded EVAL_SEED, EVAL_SEED + 1, ...: reproducible and unlike training
 
 
-def eval_env_id(model_path: Path, env_id: str | None, env_packages: list[str]) -> tuple[str, list[str]]:
-    """The env id and env packages to evaluate ``model_path`` on: from its run's ``config.yaml``, or ``--env``."""
+def eval_env_id(
+    model_path: Path, env_id: str | None, env_packages: list[str]
+) -> tuple[str, list[str], dict[str, Any]]:
+    """The env id, env packages and env constructor arguments to evaluate ``model_path`` on: from its run's
+    ``config.yaml`` (the arguments only if ``env_id`` is None or the run's own env), or ``--env``."""
     check_model_path(model_path)
     config_path = find_run_config(model_path)
     if config_path is None:
         if env_id is None:
             raise UsageError(f"no run config beside {model_path}; pass --env ID")
-        return env_id, env_packages
+        return env_id, env_packages, {}
     config, _ = load_run(config_path)
-    return env_id or config.env_id, list(dict.fromkeys(config.env_packages + env_packages))
+    env_kwargs = config.env if env_id in (None, config.env_id) else {}
+    return env_id or config.env_id, list(dict.fromkeys(config.env_packages + env_packages)), env_kwargs
 
 
 def check_video_path(video: Path) -> None:
@@ -57,10 +61,11 @@ def evaluate(
     still: Path | None = None,
     still_step: int = 0,
     seed: int = EVAL_SEED,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``episodes`` deterministic episodes, seeded ``seed``, ``seed + 1``, ..., and return the stats. The first one
     is filmed to ``video`` and/or its frame ``still_step`` saved to ``still``; with ``attention`` every frame shows
-    what its decision attended to."""
+    what its decision attended to. ``env_kwargs`` are the env's constructor arguments."""
     if video is not None:
         check_video_path(video)
     if still is not None:
@@ -68,7 +73,8 @@ def evaluate(
     filmed = video is not None or still is not None
     if attention and not filmed:
         raise UsageError("--attention: draws on the filmed frames; pass --video FILE and/or --still FILE.png")
-    vec_env = make_env(env_id, 1, seed, env_packages or [], render_mode="rgb_array" if filmed else None)
+    vec_env = make_env(env_id, 1, seed, env_packages or [], render_mode="rgb_array" if filmed else None,
+                       env_kwargs=env_kwargs)
     model = load_agent(model_path, vec_env, device)
     env = vec_env.envs[0]  # step the monitored env itself: a VecEnv would reset before showing the last frame
     reason = attention_unsupported(model, env) if attention else None
@@ -101,7 +107,8 @@ def evaluate(
         still.parent.mkdir(parents=True, exist_ok=True)
         imageio.imwrite(still, frames[still_step])
     return {
-        "model": str(model_path), "env_id": env_id, "episodes": episodes, "seed": seed, "deterministic": True,
+        "model": str(model_path), "env_id": env_id, "env_kwargs": env_kwargs or {}, "episodes": episodes, "seed": seed,
+        "deterministic": True,
         "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
         "success_rate": float(np.mean(successes)) if successes else None, "returns": returns,
         "video": str(video) if video else None, "still": str(still) if still else None, "attention": attention,

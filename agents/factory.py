@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +60,22 @@ def check_env_id(env_id: str) -> None:
 
 
 def make_env(
-    env_id: str, n_envs: int, seed: int, env_packages: Iterable[str] = (), render_mode: str | None = None
+    env_id: str,
+    n_envs: int,
+    seed: int,
+    env_packages: Iterable[str] = (),
+    render_mode: str | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
 ) -> VecEnv:
-    """``n_envs`` monitored copies of ``env_id`` in a DummyVecEnv, checked against the spaces the policies read."""
+    """``n_envs`` monitored copies of ``env_id`` (built with ``env_kwargs``) in a DummyVecEnv, checked against the
+    spaces the policies read."""
     import_env_packages(env_packages)
     check_env_id(env_id)
-    env_kwargs = {"render_mode": render_mode} if render_mode else None
-    env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=env_kwargs)
+    kwargs = {**(env_kwargs or {}), **({"render_mode": render_mode} if render_mode else {})}
+    try:
+        env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=kwargs)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{env_id}: cannot build it with {dict(env_kwargs or {})} ({e})") from e
     try:
         parse_observation_space(env.observation_space)
     except ValueError as e:
@@ -104,10 +113,11 @@ def build_agent(config: AgentConfig, env: VecEnv, device: str = "auto") -> Agent
 def make_agent(env_id: str, core: str = "perceiver", seed: int = 0, device: str = "auto", **overrides: Any) -> Agent:
     """A ready PPO / MaskablePPO for ``env_id`` with the presets of ``core`` and flat ``overrides``.
 
-    Example: ``make_agent("perceiver_rl/Skirmish-v0", core="transformer", seed=1, n_envs=4, latent_dim=32)``.
+    Example: ``make_agent("perceiver_rl/Skirmish-v0", core="transformer", seed=1, n_envs=4, dim=32)``; env keys
+    of the game's preset are overrides too: ``make_agent("perceiver_rl/Minefield-v0", n_mines=256)``.
     """
     config = resolve_config(env_id, core, seed, overrides)
-    return build_agent(config, make_env(env_id, config.run["n_envs"], seed), device)
+    return build_agent(config, make_env(env_id, config.run["n_envs"], seed, env_kwargs=config.env), device)
 
 
 def check_model_path(path: Path) -> None:

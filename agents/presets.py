@@ -2,8 +2,9 @@
 
 Layers, later wins: ``presets/default.yaml`` -> the game's preset file (the one whose ``env_id`` matches) ->
 ``--config FILE`` -> ``--set key=value``. In each preset file ``common`` applies to every core and the core's own
-section comes on top. Keys are flat names (``learning_rate``, ``latent_dim``, ``n_envs``), each living in one section:
-``run`` (the training loop), ``algo`` (PPO arguments) or ``policy`` (the core's ``policy_kwargs``). Presets define
+section comes on top. Keys are flat names (``learning_rate``, ``dim``, ``n_envs``), each living in one section:
+``run`` (the training loop), ``algo`` (PPO arguments), ``policy`` (the core's ``policy_kwargs``) or ``env`` (the
+game's constructor arguments, e.g. Minefield's ``n_mines``). Presets define
 every key; a config file or ``--set`` may only change keys the presets define, with a value of the same kind. A key
 qualified by a core (``mlp.net_arch=[64]``) applies to that core only, so one ``compare`` can size every core.
 """
@@ -22,7 +23,7 @@ import yaml
 from agents.errors import UsageError
 
 CORES = ("perceiver", "transformer", "mlp")
-SECTIONS = ("run", "algo", "policy")
+SECTIONS = ("run", "algo", "policy", "env")
 PRESET_DIR = Path(__file__).parent / "presets"
 DEFAULT_PRESET = PRESET_DIR / "default.yaml"
 #: Top-level keys of a saved run config that are not hyperparameters (``--config`` accepts such a file).
@@ -30,6 +31,8 @@ RUN_KEYS = ("env_id", "core", "seed", "env_packages", "meta")
 #: Integer keys and their smallest valid value (PPO normalises advantages per minibatch: at least 2 samples).
 MINIMUMS = {"n_envs": 1, "total_timesteps": 1, "eval_freq": 1, "eval_episodes": 1, "checkpoint_freq": 1,
             "n_steps": 1, "batch_size": 2, "n_epochs": 1}
+#: Keys that may be None (no limit) or else must be a number > 0.
+POSITIVE_OR_NONE = ("max_train_seconds",)
 
 Sections = dict[str, dict[str, Any]]
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
@@ -37,7 +40,8 @@ _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a s
 
 @dataclass
 class AgentConfig:
-    """Everything that defines a run: the env, the core, the seed and the three hyperparameter sections."""
+    """Everything that defines a run: the env (id and constructor arguments), the core, the seed and the
+    hyperparameter sections."""
 
     env_id: str
     core: str
@@ -46,6 +50,7 @@ class AgentConfig:
     algo: dict[str, Any]
     policy: dict[str, Any]
     env_packages: list[str] = field(default_factory=list)
+    env: dict[str, Any] = field(default_factory=dict)  # gym.make keyword arguments of env_id
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data, ready for YAML."""
@@ -58,7 +63,7 @@ class AgentConfig:
             return cls(
                 env_id=data["env_id"], core=data["core"], seed=int(data["seed"]),
                 run=dict(data["run"]), algo=dict(data["algo"]), policy=dict(data["policy"]),
-                env_packages=list(data.get("env_packages") or []),
+                env_packages=list(data.get("env_packages") or []), env=dict(data.get("env") or {}),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise UsageError(f"not a run config (missing or malformed {e}); expected the keys of AgentConfig") from e
@@ -198,4 +203,7 @@ def resolve_config(
         for key, value in sections[name].items():
             if key in MINIMUMS and (type(value) is not int or value < MINIMUMS[key]):
                 raise UsageError(f"{key} must be an integer >= {MINIMUMS[key]}, got {value!r}")
-    return AgentConfig(env_id, core, seed, sections["run"], sections["algo"], sections["policy"], list(env_packages))
+            if key in POSITIVE_OR_NONE and value is not None and (type(value) not in (int, float) or value <= 0):
+                raise UsageError(f"{key} must be a number > 0 (or null: no limit), got {value!r}")
+    return AgentConfig(env_id, core, seed, sections["run"], sections["algo"], sections["policy"], list(env_packages),
+                       sections["env"])

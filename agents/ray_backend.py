@@ -36,7 +36,7 @@ import yaml
 from agents.compare import Cell, cell_log, finish_grid
 from agents.errors import UsageError
 from agents.presets import SECTIONS, AgentConfig, apply_overrides
-from agents.rundir import SUMMARY_FILE, env_name, find_runs
+from agents.rundir import FINISHED, SUMMARY_FILE, env_name, find_runs
 from agents.training import train
 
 try:
@@ -174,7 +174,7 @@ def _runs_of(folder: Path, config: AgentConfig) -> list[Path]:
 
 
 def _run_status(run_dir: Path) -> str | None:
-    """The status in a run's ``summary.json`` (``completed`` / ``interrupted``), or None if it has none yet."""
+    """The status in a run's ``summary.json`` (``FINISHED`` or ``interrupted``), or None if it has none yet."""
     summary = run_dir / SUMMARY_FILE
     return json.loads(summary.read_text())["status"] if summary.is_file() else None
 
@@ -208,11 +208,11 @@ def run_trial(config: dict[str, Any]) -> None:
     with log_path.open("a", buffering=1) as log, redirect_stdout(log), redirect_stderr(log):
         print(f"\n{ATTEMPT_PREFIX}{attempt}: {trial_label(config)} on node {ray.util.get_node_ip_address()} "
               f"(id {where['node_id']}), pid {os.getpid()}")
-        done = [run for run in _runs_of(folder, agent) if _run_status(run) == "completed"]
+        done = [run for run in _runs_of(folder, agent) if _run_status(run) in FINISHED]
         if done:
             print(f"already trained in {done[0]}: reporting it, not training again")
             summary = json.loads((done[0] / SUMMARY_FILE).read_text())
-            tune.report({**_eval_metrics(summary["final_eval"]), **where, "run_status": "completed",
+            tune.report({**_eval_metrics(summary["final_eval"]), **where, "run_status": summary["status"],
                          "run_dir": str(done[0])})
             return
         for stale in _runs_of(folder, agent):
@@ -353,9 +353,9 @@ def run_grid(
 def _cell(trial: dict[str, Any]) -> Cell:
     """A trial as a cell of ``grid.json`` (return code 0 completed, 1 failed, None not finished)."""
     cell = Cell(trial["core"], trial["seed"], cell_log(trial["core"], trial["seed"]))
-    if trial["run_status"] == "completed":
+    if trial["run_status"] in FINISHED:
         retried = f" on attempt {trial['attempt']}" if trial["attempt"] > 1 else ""
-        cell.returncode, cell.outcome = 0, f"completed{retried}"
+        cell.returncode, cell.outcome = 0, f"{trial['run_status']}{retried}"
     elif trial["error"]:
         cell.returncode, cell.outcome = 1, f"failed after {trial['attempt'] or 1} attempts: {trial['error']}"
     else:
@@ -381,7 +381,7 @@ def sweep(
     }
     results = _tune(folder, param_space, total, options, num_samples=samples or 1)
     trials = [_trial_record(r) for r in results]
-    return sorted(trials, key=lambda t: -t[METRIC] if t["run_status"] == "completed" else math.inf)
+    return sorted(trials, key=lambda t: -t[METRIC] if t["run_status"] in FINISHED else math.inf)
 
 
 def best_preset(base: AgentConfig, best: dict[str, Any], header: Sequence[str]) -> str:

@@ -170,6 +170,31 @@ def time_curve(runs: list[RunScores]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return seconds, point, interval
 
 
+def first_time_at(runs: list[RunScores], target: float, points: int = 500) -> float | None:
+    """The first training second at which the IQM over ``runs`` of their returns (each run interpolated linearly
+    between its evaluations) reaches ``target``, within the span every run covers; None if it never does."""
+    start, end = max(r.train_seconds[0] for r in runs), min(r.train_seconds[-1] for r in runs)
+    seconds = np.linspace(start, end, points) if end > start else np.array([end])
+    iqm = scipy.stats.trim_mean(np.stack([np.interp(seconds, r.train_seconds, r.returns) for r in runs]), 0.25, axis=0)
+    reached = np.flatnonzero(iqm >= target - 1e-9)
+    return float(seconds[reached[0]]) if reached.size else None
+
+
+def time_to_reach(by_core: dict[str, list[RunScores]], cores: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """For each core Y: how many training seconds every core's IQM-by-time curve takes to reach Y's final-return IQM.
+
+    Y's own time is its curve's first crossing too (a core that plateaus early is credited with the early time), or
+    the end of its curve if the curve never reaches the final IQM (runs that stopped at different times).
+    """
+    result = {}
+    for owner, summary in cores.items():
+        seconds = {core: first_time_at(runs, summary["iqm"]) for core, runs in by_core.items()}
+        if seconds[owner] is None:
+            seconds[owner] = float(min(r.train_seconds[-1] for r in by_core[owner]))
+        result[owner] = {"target": summary["iqm"], "seconds": seconds}
+    return result
+
+
 def plot_curves(
     curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str, title: str, path: Path
 ) -> None:
@@ -253,6 +278,15 @@ def markdown(source: str, data: dict[str, Any]) -> str:
         lines += ["", "Probability of improvement (final return, P(X > Y), 95% CI):", "", "| comparison | P [95% CI] |",
                   "|---|---|"]
         lines += [f"| P({pair}) | {_fmt(p['p'], p['ci95'])} |" for pair, p in improvements.items()]
+    reach = data["time_to_reach"]
+    if len(reach) > 1:
+        names = list(reach)
+        lines += ["", "Training seconds until a core's IQM-by-time curve first reaches each core's final-return IQM "
+                  "(runs interpolated between evaluations; - never within the time every run covers):", "",
+                  "| final IQM of | target | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+        for owner, row in reach.items():
+            cells = ["-" if row["seconds"][c] is None else f"{row['seconds'][c]:.0f}" for c in names]
+            lines.append(f"| {owner} | {row['target']:.2f} | " + " | ".join(cells) + " |")
     lines += ["", "![learning curves by env steps](curves_steps.png)", "",
               "![learning curves by wall-clock time](curves_time.png)", ""]
     if data["notes"]:
@@ -277,7 +311,8 @@ def build_report(root: Path) -> Path:
                 out / "curves_time.png")
     cores = {core: summarize_core(rs) for core, rs in by_core.items()}
     data = {"env_id": env_id, "bootstrap_reps": BOOTSTRAP_REPS, "cores": cores,
-            "probability_of_improvement": probabilities_of_improvement(cores), "notes": notes}
+            "probability_of_improvement": probabilities_of_improvement(cores),
+            "time_to_reach": time_to_reach(by_core, cores), "notes": notes}
     (out / "report.md").write_text(markdown(root.name if root.is_file() else f"{root.name}/", data))
     write_json(out / "report.json", data)
     if not root.is_file():

@@ -19,6 +19,8 @@ from agents.presets import AgentConfig, read_yaml
 CONFIG_FILE = "config.yaml"
 MODEL_FILE = "model.zip"
 SUMMARY_FILE = "summary.json"
+#: Statuses of a run that ended as configured: its budget in steps, or its ``max_train_seconds`` wall-clock cap.
+FINISHED = ("completed", "time_capped")
 EVAL_CSV = "evaluations.csv"
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "model"  # checkpoints/model_<steps>_steps.zip, as SB3's CheckpointCallback names them

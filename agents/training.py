@@ -2,7 +2,8 @@
 
 The data path: ``make_env`` (n_envs monitored envs) -> PPO/MaskablePPO rollouts -> the policy's core -> PPO loss;
 callbacks evaluate on a separate env, checkpoint, and log steps/s and hyperparameters to tensorboard. Ctrl-C stops
-training cleanly: the model and a checkpoint are saved and the logs closed.
+training cleanly: the model and a checkpoint are saved and the logs closed. ``max_train_seconds`` stops it at a
+wall-clock cap (status ``time_capped``), after a final evaluation, like a completed run.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.attention_view import attention_unsupported
-from agents.callbacks import HParams, Throughput, TimedEval
+from agents.callbacks import HParams, Throughput, TimeCap, TimedEval
 from agents.errors import UsageError
 from agents.factory import build_agent, count_parameters, is_maskable, load_agent, make_env
 from agents.presets import AgentConfig
@@ -52,7 +53,7 @@ class TrainResult:
 
     run_dir: Path
     model_path: Path
-    status: str  # "completed" or "interrupted"
+    status: str  # "completed", "time_capped" (stopped at max_train_seconds) or "interrupted"
     summary: dict[str, Any]
 
 
@@ -77,14 +78,15 @@ def train(
     ``on_evaluation`` is called with :func:`last_evaluation` after each evaluation, the final one included.
     """
     n_envs, total = config.run["n_envs"], config.run["total_timesteps"]
-    env = make_env(config.env_id, n_envs, config.seed, config.env_packages)
+    env = make_env(config.env_id, n_envs, config.seed, config.env_packages, env_kwargs=config.env)
     model = load_agent(resume, env, device) if resume else build_agent(config, env, device)
     if model.num_timesteps >= total:
         env.close()
         raise UsageError(f"{resume} has already trained {model.num_timesteps} steps >= --timesteps {total}")
     # evaluation episodes run side by side in up to n_envs envs: one batched forward pass per step
     eval_seed = config.seed + EVAL_SEED_OFFSET
-    eval_env = make_env(config.env_id, min(n_envs, config.run["eval_episodes"]), eval_seed, config.env_packages)
+    eval_env = make_env(config.env_id, min(n_envs, config.run["eval_episodes"]), eval_seed, config.env_packages,
+                        env_kwargs=config.env)
     picture_env = _attention_env(config, model, env, eval_seed)
 
     run_dir = create_run_dir(logdir, config)
@@ -107,8 +109,9 @@ def train(
         max(1, config.run["checkpoint_freq"] // n_envs), str(run_dir / CHECKPOINT_DIR), name_prefix=CHECKPOINT_PREFIX
     )
     hparams = {"env_id": config.env_id, "core": config.core, "seed": config.seed, **config.run, **config.algo,
-               **config.policy, "parameters": meta["parameters"]}
-    callbacks = [evaluation, checkpoints, Throughput(evaluation), HParams(hparams)]
+               **config.policy, **config.env, "parameters": meta["parameters"]}
+    time_cap = TimeCap(evaluation, config.run.get("max_train_seconds"))
+    callbacks = [evaluation, checkpoints, Throughput(evaluation), HParams(hparams), time_cap]
     if on_evaluation is not None:
         callbacks.append(AfterEvaluation(evaluation, on_evaluation))
     progress = ProgressBarCallback() if echo else None
@@ -128,7 +131,7 @@ def train(
     finally:
         if not completed and progress is not None:
             progress.on_training_end()  # SB3 closes the bar only when learn() returns
-    status = "completed" if completed else "interrupted"
+    status = ("time_capped" if time_cap.reached else "completed") if completed else "interrupted"
     # a second Ctrl-C must not break the saving; only the main thread may set signal handlers (a Ray Tune trial's
     # function runs in another thread, and Tune handles Ctrl-C there)
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -157,7 +160,7 @@ def _attention_env(config: AgentConfig, model: Any, env: VecEnv, seed: int) -> V
     if reason is not None:
         log.debug("no eval/attention image: %s", reason)
         return None
-    return make_env(config.env_id, 1, seed, config.env_packages, render_mode="rgb_array")
+    return make_env(config.env_id, 1, seed, config.env_packages, render_mode="rgb_array", env_kwargs=config.env)
 
 
 def _summary(status: str, timesteps: int, evaluation: TimedEval, parameters: int) -> dict[str, Any]:

@@ -101,6 +101,13 @@ def test_report_aggregates_seeds_with_rliable(tmp_path: Path) -> None:
     assert mlp["steps_per_second"] == pytest.approx(100.0) and mlp["parameters"] == 1000
     assert report["probability_of_improvement"]["perceiver > mlp"]["p"] == 1.0
     assert report["probability_of_improvement"]["mlp > perceiver"]["p"] == 0.0
+    # time to reach (train_seconds 1, 2, 3 at the three evaluations; IQM of 3 runs = their mean): the perceiver's curve
+    # 6 + t is above the mlp's final IQM 4 from its start, the mlp's own 1 + t gets there at its end
+    reach = report["time_to_reach"]
+    assert reach["mlp"]["target"] == pytest.approx(4.0)
+    assert reach["mlp"]["seconds"] == {"perceiver": pytest.approx(1.0), "mlp": pytest.approx(3.0)}
+    assert reach["perceiver"]["seconds"] == {"perceiver": pytest.approx(3.0), "mlp": None}  # the mlp never gets to 9
+    assert "| mlp | 4.00 | 3 | 1 |" in (tmp_path / "report" / "report.md").read_text()
     for name in ("report.md", "curves_steps.png", "curves_time.png"):
         assert (tmp_path / "report" / name).stat().st_size > 0
 
@@ -128,3 +135,38 @@ def test_bootstrap_intervals_are_reproducible_and_leave_numpy_alone():
     np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002 (the caller's stream is untouched)
     second = _interval(scores, iqm)
     np.testing.assert_array_equal(first[1], second[1])
+
+
+MINEFIELD = "perceiver_rl/Minefield-v0"
+
+
+def test_env_keys_of_a_game_preset_reach_its_constructor() -> None:
+    assert resolve_config(MINEFIELD, "perceiver").env == {"n_mines": 16}
+    config = resolve_config(MINEFIELD, "transformer", overrides={"n_mines": 64})
+    assert config.env == {"n_mines": 64} and AgentConfig.from_dict(config.to_dict()).env == {"n_mines": 64}
+    agent = make_agent(MINEFIELD, core="perceiver", n_mines=64, **TINY, **TINY_CORE["perceiver"])
+    assert agent.observation_space["mine"].shape == (64, 5)
+    with pytest.raises(UsageError, match="unknown key 'n_mines'"):  # Skirmish has no such argument
+        resolve_config(SKIRMISH, "perceiver", overrides={"n_mines": 64})
+    with pytest.raises(UsageError, match=r"Minefield-v0: cannot build it with \{'n_mines': 0\}"):
+        make_agent(MINEFIELD, core="mlp", n_mines=0, **TINY)
+
+
+def test_max_train_seconds_stops_training_then_evaluates_and_saves(tmp_path: Path) -> None:
+    from agents.training import train
+
+    with pytest.raises(UsageError, match="max_train_seconds must be a number > 0"):
+        resolve_config(MINEFIELD, "mlp", overrides={"max_train_seconds": 0})
+    overrides = {**TINY, **TINY_CORE["mlp"], "total_timesteps": 10**9, "max_train_seconds": 1.0, "eval_freq": 10**9,
+                 "eval_episodes": 2, "n_mines": 32}
+    result = train(resolve_config(MINEFIELD, "mlp", overrides=overrides), tmp_path, echo=False)
+    assert result.status == "time_capped" and result.summary["status"] == "time_capped"
+    assert 1.0 <= result.summary["train_seconds"] < 30 and 0 < result.summary["timesteps"] < 10**9
+    assert result.summary["final_eval"]["timesteps"] == result.summary["timesteps"]  # evaluated where it stopped
+    assert result.model_path.is_file()
+    # the saved run remembers its env arguments: evaluation plays the 32-mine game the model was trained on
+    from agents.evaluation import eval_env_id, evaluate
+
+    env_id, packages, env_kwargs = eval_env_id(result.model_path, None, [])
+    assert (env_id, env_kwargs) == (MINEFIELD, {"n_mines": 32})
+    assert evaluate(result.model_path, env_id, 1, env_packages=packages, env_kwargs=env_kwargs)["episodes"] == 1
