@@ -351,7 +351,7 @@ def run_grid(
 
 
 def _cell(trial: dict[str, Any]) -> Cell:
-    """A trial as a cell of ``grid.json`` (return code 0 completed, 1 failed, None not finished)."""
+    """A trial as a cell of ``grid.json`` (return code 0 finished, 1 failed, None not finished)."""
     cell = Cell(trial["core"], trial["seed"], cell_log(trial["core"], trial["seed"]))
     if trial["run_status"] in FINISHED:
         retried = f" on attempt {trial['attempt']}" if trial["attempt"] > 1 else ""
