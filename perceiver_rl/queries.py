@@ -103,6 +103,27 @@ def action_layout(
     return ActionLayout(choices, actor, targets, num_targets)
 
 
+class QueryReadout(nn.Module):
+    """One scalar per decoded query, each query read by its own weight vector: (B, ..., num, D) -> (B, ..., num).
+
+    A readout shared by all queries (one ``nn.Linear(D, 1)``) would make two verbs' logits differ only by how the
+    two queries' outputs differ, and at initialisation those outputs differ little from state to state: the policy
+    starts near a saddle where every state gets the same action (``benchmarks/init_sensitivity.py`` measured the
+    log-probabilities of the fixed verbs varying 100x less across states than the MLP's). With a weight vector per
+    query, what the state changes in the shared part of the outputs moves each verb's logit differently, as in SB3's
+    action head over MLP features. ``gain`` 0.01 starts near a uniform policy, as SB3 does.
+    """
+
+    def __init__(self, num: int, dim: int, gain: float = 0.01) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(num, dim))
+        self.bias = nn.Parameter(torch.zeros(num))
+        nn.init.orthogonal_(self.weight, gain=gain)
+
+    def forward(self, out: torch.Tensor) -> torch.Tensor:
+        return (out * self.weight).sum(-1) + self.bias
+
+
 class ActionQueries(nn.Module):
     """Decode flat action logits (B, sum(choices)) and values (B, 1) from an encoding, through one decoder pass."""
 
@@ -123,7 +144,7 @@ class ActionQueries(nn.Module):
             num_pointer = len(layout.choices)
         self.pointer_queries = LearnedArray(num_pointer, dim) if layout.targets else None
         self.value_query = LearnedArray(1, dim)
-        self.verb_logit = nn.Linear(dim, 1)
+        self.verb_logit = QueryReadout(self.verbs_per_row, dim)  # the verbs of a row: every actor's are alike
         self.value_head = nn.Linear(dim, 1)
         if layout.targets is not None:
             self.pointer_proj = nn.Linear(dim, dim)
@@ -133,10 +154,9 @@ class ActionQueries(nn.Module):
             noop = torch.full((layout.choices[0],), NEG_LOGIT)
             noop[0] = 0.0
             self.register_buffer("noop_logits", noop, persistent=False)
-        # Start near a uniform policy, as SB3 does with a 0.01-gain action head.
-        for head in [self.verb_logit] + ([self.pointer_proj] if layout.targets else []):
-            nn.init.orthogonal_(head.weight, gain=0.01)
-            nn.init.zeros_(head.bias)
+        if layout.targets is not None:  # start near uniform pointing, as SB3 does with a 0.01-gain action head
+            nn.init.orthogonal_(self.pointer_proj.weight, gain=0.01)
+            nn.init.zeros_(self.pointer_proj.bias)
 
     def queries(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
         """All queries with their mask, and (rows, per_row): Q = 1 value + rows * per_row action queries.
@@ -166,7 +186,7 @@ class ActionQueries(nn.Module):
         out = core.decode(encoding, queries, query_mask)  # (B, Q, D)
         values = self.value_head(out[:, 0])  # (B, 1)
         out = out[:, 1:].unflatten(1, (rows, per_row))  # (B, rows, per_row, D)
-        logits = self.verb_logit(out[:, :, : self.verbs_per_row]).flatten(1)  # (B, rows * num_verbs): all verb logits
+        logits = self.verb_logit(out[:, :, : self.verbs_per_row]).flatten(1)  # (B, rows * verbs_per_row)
         if layout.actor is not None or layout.targets is not None:  # every dimension has the same choices
             logits = logits.unflatten(1, (len(layout.choices), layout.verbs[0]))  # (B, dims, V)
         if layout.targets is not None:
@@ -193,11 +213,9 @@ class GaussianQueries(nn.Module):
         self.layout = layout
         self.mean_queries = LearnedArray(layout.box_dims, dim)
         self.value_query = LearnedArray(1, dim)
-        self.mean_head = nn.Linear(dim, 1)
+        self.mean_head = QueryReadout(layout.box_dims, dim)  # starts near mean 0, as SB3's action net
         self.value_head = nn.Linear(dim, 1)
         self.log_std = nn.Parameter(torch.full((layout.box_dims,), float(log_std_init)))
-        nn.init.orthogonal_(self.mean_head.weight, gain=0.01)  # start near mean 0, as SB3's action net
-        nn.init.zeros_(self.mean_head.bias)
 
     def queries(self, tokens: Tokens) -> tuple[torch.Tensor, None, tuple[int, int]]:
         """All queries (1 + box_dims, D), shared by the batch: the value, then one per action dimension."""
@@ -206,7 +224,7 @@ class GaussianQueries(nn.Module):
     def forward(self, tokens: Tokens, encoding: Encoding, core: EntityCore) -> tuple[torch.Tensor, torch.Tensor]:
         """Means (B, box_dims) and values (B, 1)."""
         out = core.decode(encoding, self.queries(tokens)[0])  # (B, 1 + box_dims, D)
-        return self.mean_head(out[:, 1:])[..., 0], self.value_head(out[:, 0])
+        return self.mean_head(out[:, 1:]), self.value_head(out[:, 0])
 
 
 def query_names(layout: ActionLayout) -> list[str]:

@@ -125,6 +125,22 @@ def test_discrete_learned_queries_and_pure_pointer():
     assert action.shape == (1,) and 0 <= int(action[0]) < 32
 
 
+def test_each_verb_query_has_its_own_readout():
+    """Identical decoded outputs still give different verb logits, and a change of the outputs common to all verb
+    queries (what a state changes at initialisation) moves the verbs' log-probabilities apart. A readout shared by
+    the queries would give equal logits and a uniform policy in every such state (the Majority seed that never left
+    it, docs/RESULTS.md)."""
+    from perceiver_rl.queries import QueryReadout
+
+    readout = QueryReadout(3, 16)
+    assert readout.weight.shape == (3, 16) and readout.bias.shape == (3,)
+    same = torch.randn(5, 1, 16).expand(5, 3, 16)  # (B, verbs, D): every verb query decoded to the same vector
+    logits = readout(same)  # (B, verbs)
+    assert logits.shape == (5, 3) and logits.std(dim=1).min() > 0
+    log_probs = torch.log_softmax(logits, dim=1)
+    assert log_probs.std(dim=0).min() > 1e-4  # the verbs' log-probabilities vary from state to state
+
+
 def test_multidiscrete_global_choices_of_different_sizes():
     class Env(MajorityTask):
         def __init__(self):
