@@ -2,7 +2,8 @@
 
 PPO can only learn to use the state through outputs that vary with it. For each game, core and seed this builds the
 agent with its presets (``agents.make_agent``), collects observations from random play, and reports the standard
-deviation over those states of the action logits (averaged over the logits) and of the value, before any training.
+deviation over those states of the action logits (each state's logits centred on their mean over the choices it
+has; averaged over the choices) and of the value, before any training.
 A core whose logits barely move with the state starts near a saddle: every state gets the same near-uniform policy.
 
 Run: ``python benchmarks/init_sensitivity.py`` (every shipped game; ``--games perceiver_rl/Majority-v0 --seeds 5
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +43,8 @@ def random_play_states(agent, states: int) -> dict[str, torch.Tensor]:  # noqa: 
 
 
 def sensitivity(env_id: str, core: str, seed: int, states: int) -> dict[str, float]:
-    """Std over random-play states of the fresh policy's logits (mean over logits) and value."""
+    """Std over random-play states of the fresh policy's logits (centred per state over the available choices;
+    averaged over the choices, each over the states where it is a choice) and of its value."""
     agent = make_agent(env_id, core=core, seed=seed)
     batch = random_play_states(agent, states)
     with torch.no_grad():
@@ -49,9 +52,19 @@ def sensitivity(env_id: str, core: str, seed: int, states: int) -> dict[str, flo
         # SB3 keeps one torch distribution (.distribution), or a list; sb3-contrib's masked ones a list (.distributions)
         parts = getattr(distribution, "distributions", None) or distribution.distribution
         parts = parts if isinstance(parts, list) else [parts]  # MultiDiscrete: one per slot
-        logits = torch.cat([d.logits for d in parts], dim=-1).numpy()  # (states, logits)
         values = agent.policy.predict_values(batch)  # (states, 1)
-    logits[logits < MASKED] = np.nan  # pointer logits of absent entities: not a choice in that state
+    slots = []
+    for part in parts:
+        logits = part.logits.numpy().copy()  # (states, choices): log-probabilities
+        available = logits > MASKED  # absent pointer targets get -1e8
+        logits[~available] = np.nan
+        logits[available.sum(1) < 2] = np.nan  # a padded actor slot (only its no-op left): no choice to make
+        # centred on the state's mean over its available choices: what the policy prefers, not how many choices
+        # there are (log-probabilities of a near-uniform policy shift with the count of present targets)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows of padded slots
+            slots.append(logits - np.nanmean(logits, axis=1, keepdims=True))
+    logits = np.concatenate(slots, axis=1)
     return {"logit_std": float(np.nanmean(np.nanstd(logits, axis=0))), "value_std": float(values.std())}
 
 
