@@ -10,6 +10,9 @@ Every choice is read out of the encoding by a decoder query:
   a large negative logit (finite, so that entropies stay finite);
 - padded actor slots get a fixed no-op distribution (all mass on choice 0): zero entropy, zero log-probability;
 - the value: a learned value query decoded to one number;
+- every query also carries the ``global`` token (when the observation has global features): the global features then
+  reach every decision directly, as AlphaStar's scalar features bypass its entity encoder, instead of through one
+  token among N that attention has to single out first (at N = 1,024 mines, 1 / 1,025 of a uniform attention);
 - a ``Box`` action space (:class:`GaussianQueries`): one learned query per action dimension, decoded to the mean of a
   diagonal Gaussian whose log standard deviation is a learned, state-independent vector (as SB3's DiagGaussian).
 """
@@ -25,7 +28,7 @@ from torch import nn
 
 from perceiver_rl.attention import LearnedArray
 from perceiver_rl.core import Encoding, EntityCore
-from perceiver_rl.entities import EntitySpec
+from perceiver_rl.entities import GLOBAL_KEY, EntitySpec
 from perceiver_rl.tokens import Tokens
 
 NEG_LOGIT = -1e8  # an impossible choice: exp() is 0 in float32, and 0 * NEG_LOGIT is 0 in the entropy
@@ -103,6 +106,13 @@ def action_layout(
     return ActionLayout(choices, actor, targets, num_targets)
 
 
+def with_global_context(queries: torch.Tensor, tokens: Tokens) -> torch.Tensor:
+    """``queries`` (Q, D) or (B, Q, D) plus the global features' token (B, 1, D): (B, Q, D); unchanged without one."""
+    if GLOBAL_KEY not in tokens.slices:
+        return queries
+    return queries + tokens.of(GLOBAL_KEY)[0]  # (B, 1, D) broadcast over the queries
+
+
 class QueryReadout(nn.Module):
     """One scalar per decoded query, each query read by its own weight vector: (B, ..., num, D) -> (B, ..., num).
 
@@ -161,7 +171,7 @@ class ActionQueries(nn.Module):
     def queries(self, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
         """All queries with their mask, and (rows, per_row): Q = 1 value + rows * per_row action queries.
 
-        Without an actor every query is learned: one (Q, D) array shared by the batch, no mask. With an actor the
+        Without an actor every query is learned (plus the global context: (B, Q, D)), no mask. With an actor the
         queries are (B, Q, D), masked where the actor slot is empty. The order is the one :func:`query_names` lists:
         the value, then per actor its verbs and pointer; or, without an actor, every dimension's verbs, then every
         dimension's pointer.
@@ -169,7 +179,7 @@ class ActionQueries(nn.Module):
         learned = [self.verb_queries()] + ([self.pointer_queries()] if self.pointer_queries is not None else [])
         if self.layout.actor is None:
             queries = torch.cat([self.value_query(), *learned], dim=0)  # (1 + sum(verbs) + pointers, D)
-            return queries, None, (1, queries.shape[0] - 1)
+            return with_global_context(queries, tokens), None, (1, queries.shape[0] - 1)
         batch = tokens.tokens.shape[0]
         actors, actor_mask = tokens.of(self.layout.actor)  # (B, A, D), (B, A)
         per_actor = torch.cat(learned, dim=0)  # (V + P, D)
@@ -177,7 +187,8 @@ class ActionQueries(nn.Module):
         rows, per_row = action.shape[1], action.shape[2]
         value = self.value_query().expand(batch, -1, -1)  # (B, 1, D)
         query_mask = torch.cat([actor_mask.new_ones(batch, 1), actor_mask.repeat_interleave(per_row, dim=1)], dim=1)
-        return torch.cat([value, action.flatten(1, 2)], dim=1), query_mask, (rows, per_row)
+        queries = torch.cat([value, action.flatten(1, 2)], dim=1)  # (B, Q, D)
+        return with_global_context(queries, tokens), query_mask, (rows, per_row)
 
     def forward(self, tokens: Tokens, encoding: Encoding, core: EntityCore) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, sum(choices)) and values (B, 1)."""
@@ -218,8 +229,10 @@ class GaussianQueries(nn.Module):
         self.log_std = nn.Parameter(torch.full((layout.box_dims,), float(log_std_init)))
 
     def queries(self, tokens: Tokens) -> tuple[torch.Tensor, None, tuple[int, int]]:
-        """All queries (1 + box_dims, D), shared by the batch: the value, then one per action dimension."""
-        return torch.cat([self.value_query(), self.mean_queries()], dim=0), None, (1, self.layout.box_dims)
+        """All queries (1 + box_dims, D) (plus the global context: (B, 1 + box_dims, D)): the value, then one per
+        action dimension."""
+        queries = torch.cat([self.value_query(), self.mean_queries()], dim=0)
+        return with_global_context(queries, tokens), None, (1, self.layout.box_dims)
 
     def forward(self, tokens: Tokens, encoding: Encoding, core: EntityCore) -> tuple[torch.Tensor, torch.Tensor]:
         """Means (B, box_dims) and values (B, 1)."""

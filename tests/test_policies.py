@@ -141,6 +141,24 @@ def test_each_verb_query_has_its_own_readout():
     assert log_probs.std(dim=0).min() > 1e-4  # the verbs' log-probabilities vary from state to state
 
 
+@pytest.mark.parametrize("core", CORES)
+def test_every_query_carries_the_global_features(core):
+    """Two states alike but for their global features get different decoder queries (value, verbs, pointers), so the
+    global features reach every decision without attention having to find their one token among N."""
+    from stable_baselines3.common.preprocessing import preprocess_obs
+
+    model = squad_model(core)
+    obs = obs_batch(SquadEnv(), n=1)
+    obs = {k: np.concatenate([v, v]) for k, v in obs.items()}
+    obs["global"][1] += 0.5
+    policy = model.policy
+    with torch.no_grad():
+        tokens = policy.encoder.tokenizer(preprocess_obs(policy.obs_to_tensor(obs)[0], policy.observation_space))
+        queries, _, _ = policy.heads.queries(tokens)  # (B, Q, D)
+    differs = (queries[0] - queries[1]).abs().amax(-1)  # (Q,)
+    assert bool((differs > 1e-3).all())
+
+
 def test_multidiscrete_global_choices_of_different_sizes():
     class Env(MajorityTask):
         def __init__(self):
