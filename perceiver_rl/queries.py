@@ -119,7 +119,7 @@ class QueryReadout(nn.Module):
     A readout shared by all queries (one ``nn.Linear(D, 1)``) would make two verbs' logits differ only by how the
     two queries' outputs differ, and at initialisation those outputs differ little from state to state: the policy
     starts near a saddle where every state gets the same action (``benchmarks/init_sensitivity.py`` measured the
-    log-probabilities of the fixed verbs varying 100x less across states than the MLP's). With a weight vector per
+    log-probabilities of the fixed verbs varying 30-170x less across states than the MLP's). With a weight vector per
     query, what the state changes in the shared part of the outputs moves each verb's logit differently, as in SB3's
     action head over MLP features. ``gain`` 0.01 starts near a uniform policy, as SB3 does.
     """
@@ -131,6 +131,7 @@ class QueryReadout(nn.Module):
         nn.init.orthogonal_(self.weight, gain=gain)
 
     def forward(self, out: torch.Tensor) -> torch.Tensor:
+        """Decoded queries (..., num, D) -> one number per query (..., num)."""
         return (out * self.weight).sum(-1) + self.bias
 
 
