@@ -161,21 +161,26 @@ def steps_curve(runs: list[RunScores]) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return steps, point, interval
 
 
+def _on_time_grid(runs: list[RunScores], points: int) -> tuple[np.ndarray, np.ndarray]:
+    """``points`` training seconds spanning the time every run covers, and each run's return there (runs, points),
+    interpolated linearly between its evaluations."""
+    start, end = max(r.train_seconds[0] for r in runs), min(r.train_seconds[-1] for r in runs)
+    seconds = np.linspace(start, end, points) if end > start else np.array([end])
+    return seconds, np.stack([np.interp(seconds, r.train_seconds, r.returns) for r in runs])
+
+
 def time_curve(runs: list[RunScores]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IQM return and CI against training seconds, each run interpolated on a grid that every run covers."""
-    start, end = max(r.train_seconds[0] for r in runs), min(r.train_seconds[-1] for r in runs)
-    seconds = np.linspace(start, end, CURVE_POINTS) if end > start else np.array([end])
-    scores = np.stack([np.interp(seconds, r.train_seconds, r.returns) for r in runs])[:, None, :]
-    point, interval = _interval(scores, _iqm_per_point)
+    seconds, scores = _on_time_grid(runs, CURVE_POINTS)
+    point, interval = _interval(scores[:, None, :], _iqm_per_point)
     return seconds, point, interval
 
 
 def first_time_at(runs: list[RunScores], target: float, points: int = 500) -> float | None:
     """The first training second at which the IQM over ``runs`` of their returns (each run interpolated linearly
     between its evaluations) reaches ``target``, within the span every run covers; None if it never does."""
-    start, end = max(r.train_seconds[0] for r in runs), min(r.train_seconds[-1] for r in runs)
-    seconds = np.linspace(start, end, points) if end > start else np.array([end])
-    iqm = scipy.stats.trim_mean(np.stack([np.interp(seconds, r.train_seconds, r.returns) for r in runs]), 0.25, axis=0)
+    seconds, scores = _on_time_grid(runs, points)
+    iqm = _iqm_per_point(scores[:, None, :])  # (points,)
     reached = np.flatnonzero(iqm >= target - 1e-9)
     return float(seconds[reached[0]]) if reached.size else None
 
