@@ -326,8 +326,13 @@ class Skirmish(EntityEnv):
 
     def heuristic_action(self) -> np.ndarray:
         """Focus fire: shoot the weakest enemy in range, otherwise walk to the squad's focus target."""
+        return self.scripted_action("focus")
+
+    def scripted_action(self, style: str) -> np.ndarray:
+        """The allied squad's action (max_allies,) played by one of the enemy's scripts, ``style`` in
+        :data:`OPPONENTS` (``"focus"`` is :meth:`heuristic_action`); dead or absent slots stay."""
         u = self.units
-        attack, move = _script("focus", u, u.allies, u.enemies)
+        attack, move = _script(check_choice("style", style, OPPONENTS), u, u.allies, u.enemies)
         verbs = np.where(attack >= 0, N_VERBS + attack - self.max_allies, _direction_verbs(move))
         return np.where(u.alive[u.allies], verbs, 0).astype(np.int64)
 

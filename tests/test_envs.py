@@ -274,6 +274,16 @@ def test_skirmish_attacks_hit_only_what_the_mask_allows():
     assert reward != 0.0
 
 
+def test_skirmish_scripted_actions_play_the_enemy_scripts_for_the_allies():
+    env = duel()
+    se = N_VERBS + 0, 8  # ally 0 shoots enemy 0 (in range); ally 1 walks south-east, to enemy 0 (the nearest)
+    assert env.scripted_action("hold").tolist() == [N_VERBS + 0, 0, 0], "hold shoots what is in range, never walks"
+    assert env.scripted_action("nearest").tolist() == [*se, 0]
+    assert env.scripted_action("focus").tolist() == env.heuristic_action().tolist()
+    with pytest.raises(ValueError, match="style"):
+        env.scripted_action("kite")
+
+
 def test_skirmish_opponent_difficulty_orders_heuristic_win_rate():
     easy = play(Skirmish(opponent="hold"), "heuristic", 10)[1]
     hard = play(Skirmish(opponent="focus", enemy_strength=1.2), "heuristic", 10)[1]
