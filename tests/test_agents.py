@@ -32,6 +32,8 @@ def test_presets_layer_default_game_and_overrides(tmp_path: Path) -> None:
     skirmish = resolve_config(SKIRMISH, "perceiver", seed=3)
     assert (skirmish.policy["actor"], skirmish.policy["targets"]) == ("ally", "enemy")
     assert skirmish.run["total_timesteps"] < generic.run["total_timesteps"] and skirmish.seed == 3
+    tuned = {core: resolve_config(SKIRMISH, core).algo for core in CORES}  # a game's `common` applies to every core
+    assert all(algo == tuned["perceiver"] for algo in tuned.values()) and tuned["perceiver"] != generic.algo
     config_file = tmp_path / "config.yaml"
     config_file.write_text("algo:\n  gamma: 0.9\npolicy:\n  dim: 32\n")
     custom = resolve_config(SKIRMISH, "perceiver", overrides={"dim": 48}, config_file=config_file)
