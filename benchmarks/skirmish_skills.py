@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "focus, random target": random_target(np.random.default_rng(args.seed)),
         "focus, walk east": walk_east,
     }
-    controllers.update({f"model: {path}": trained(path) for path in args.models})
+    controllers.update({f"model: {path.parent.name}/{path.name}": trained(path) for path in args.models})
     rows = [{"controller": name, **play(act, args.episodes, args.seed)} for name, act in controllers.items()]
     columns = [key for key in rows[0] if key != "controller"]
     print(f"Skirmish-v0, {args.episodes} deterministic episodes from seed {args.seed}")
