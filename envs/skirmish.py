@@ -34,8 +34,7 @@ RANGE = np.array([0.15, 0.45])
 COOLDOWN = np.array([1, 2])
 SPEED = np.array([0.06, 0.05])
 HP_NORM, DAMAGE_NORM, COOLDOWN_NORM = 4.0, 1.0, float(COOLDOWN.max())
-UNIT_FEATURES = 15
-DIAGONAL = 2.0 * np.sqrt(2.0) * ARENA  # the longest distance in the arena, to scale distances into [0, 1]
+UNIT_FEATURES = 12
 GLOBAL_FEATURES = 5
 OPPONENTS = ("hold", "nearest", "focus")
 _COMPLEX = np.array([1.0, 1.0j])
@@ -106,15 +105,8 @@ class _Units:
         self.reach = (self.dist <= self.range[:, None]) & self.live_pairs
 
     def features(self) -> np.ndarray:
-        """(S, 15) raw features of every unit, see :class:`Skirmish`."""
+        """(S, 12) raw features of every unit, see :class:`Skirmish`."""
         f = self.static.copy()
-        opponent_dist = np.where(self.live_pairs, self.dist, np.inf)  # (S, S)
-        nearest = opponent_dist.argmin(1)  # (S,)
-        gap = opponent_dist[np.arange(self.n), nearest]  # (S,) inf where no opponent is alive
-        has_opponent = np.isfinite(gap)
-        offset = self.pos[nearest] - self.pos  # (S, 2)
-        f[:, 12:14] = np.where(has_opponent[:, None], offset / np.maximum(gap, 1e-12)[:, None], 0.0)
-        f[:, 14] = np.where(has_opponent, gap, 0.0) * (1.0 / DIAGONAL)
         f[:, 0:2] = self.pos
         f[:, 2] = self.hp / self.max_hp
         f[:, 3] = self.hp * (1.0 / HP_NORM)
@@ -172,11 +164,10 @@ class Skirmish(EntityEnv):
     equal ``enemy_strength`` times the allies': outnumbered allies face weaker enemies, so every draw is close on
     totals and how the fire is spread decides it.
 
-    Observation (:func:`perceiver_rl.entity_space`, features in [-1, 1]): ``"ally"`` (max_allies, 15) and
-    ``"enemy"`` (max_enemies, 15) with x, y, hp fraction, hp / 4, melee, ranged, weapon ready, cooldown / 2,
+    Observation (:func:`perceiver_rl.entity_space`, features in [-1, 1]): ``"ally"`` (max_allies, 12) and
+    ``"enemy"`` (max_enemies, 12) with x, y, hp fraction, hp / 4, melee, ranged, weapon ready, cooldown / 2,
     range / 0.45, damage, opponents within its range and opponents that have it in range (each / the opponent
-    slots), the unit vector toward its nearest live opponent and the distance to it / the arena diagonal (zeros when
-    no opponent is alive: every heading a unit needs is in its own row, not a difference of two rows); ``"global"`` (5): step fraction, allies alive / max_allies, enemies alive / max_enemies, ally and enemy
+    slots); ``"global"`` (5): step fraction, allies alive / max_allies, enemies alive / max_enemies, ally and enemy
     hp fractions.
 
     Reward: ``damage_reward`` x (fraction of the enemy's total hp destroyed - fraction of the allies' lost) per step,
@@ -298,7 +289,7 @@ class Skirmish(EntityEnv):
 
     def _obs(self) -> dict[str, np.ndarray]:
         u = self.units
-        feats, mask = pack_entities(u.features(), u.alive)  # (S, 15), (S,)
+        feats, mask = pack_entities(u.features(), u.alive)  # (S, 12), (S,)
         self._alive_counts = (int(np.count_nonzero(mask[u.allies])), int(np.count_nonzero(mask[u.enemies])))
         glob = np.array(
             [

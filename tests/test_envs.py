@@ -274,22 +274,6 @@ def test_skirmish_attacks_hit_only_what_the_mask_allows():
     assert reward != 0.0
 
 
-def test_skirmish_features_point_each_unit_at_its_nearest_live_opponent():
-    env = duel()
-    obs = env._obs()
-    ally, enemy = obs["ally"], obs["enemy"]  # (3, F), (4, F), packed: live units first
-    # ally 0 at (0, 0): nearest live enemy is enemy 0 at (0.1, 0): straight east, 0.1 away
-    np.testing.assert_allclose(ally[0, 12:15], [1.0, 0.0, 0.1 / (2 * np.sqrt(2))], atol=1e-6)
-    # ally 1 at (-0.9, 0.9): nearest is enemy 0 at (0.1, 0) -> unit vector (1.0, -0.9) / |.|
-    d = np.array([1.0, -0.9])
-    np.testing.assert_allclose(ally[1, 12:14], d / np.linalg.norm(d), atol=1e-6)
-    # enemy 1 at (0.9, -0.9): nearest live ally is ally 0 at the origin
-    np.testing.assert_allclose(enemy[1, 12:14], [-np.sqrt(0.5), np.sqrt(0.5)], atol=1e-6)
-    env.units.alive[[3, 4]] = False  # no live opponent left: the direction and distance are zero
-    env.units.update_geometry()
-    assert not env._obs()["ally"][:2, 12:15].any()
-
-
 def test_skirmish_scripted_actions_play_the_enemy_scripts_for_the_allies():
     env = duel()
     se = N_VERBS + 0, 8  # ally 0 shoots enemy 0 (in range); ally 1 walks south-east, to enemy 0 (the nearest)
