@@ -48,6 +48,13 @@ def check_float(name: str, value: Any, minimum: float, maximum: float | None = N
     return value
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool (numpy's included), else raise a ``ValueError`` naming ``name``."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name}: expected True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
 def check_count_range(
     min_name: str, min_value: Any, max_name: str, max_value: Any, minimum: int = 0, maximum: int | None = None
 ) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from envs.base import (
     MOVE_NAMES,
     MOVES,
     EntityEnv,
+    check_bool,
     check_choice,
     check_count_range,
     check_float,
@@ -172,7 +173,8 @@ class Skirmish(EntityEnv):
 
     Reward: ``damage_reward`` x (fraction of the enemy's total hp destroyed - fraction of the allies' lost) per step,
     ``+win_bonus`` when every enemy is dead (``info["win"]``, ``info["is_success"]``), ``-win_bonus`` when every ally
-    is; the episode is truncated after ``max_steps``.
+    is; with ``reward_only_positive`` (SMAC's option of that name) only the damage dealt and the win bonus count. The
+    episode is truncated after ``max_steps``.
 
     Args:
         min_allies, max_allies: allied count drawn per episode (default 2..8; observation slots = ``max_allies``).
@@ -182,6 +184,7 @@ class Skirmish(EntityEnv):
         melee_prob: probability that a unit is melee (default 0.5).
         max_steps: step limit (default 100).
         damage_reward, win_bonus: reward scales (default 5.0 and 5.0).
+        reward_only_positive: leave out the damage taken and the loss penalty (default False).
         render_mode: ``None`` or ``"rgb_array"``.
     """
 
@@ -200,6 +203,7 @@ class Skirmish(EntityEnv):
         max_steps: int = 100,
         damage_reward: float = 5.0,
         win_bonus: float = 5.0,
+        reward_only_positive: bool = False,
         render_mode: str | None = None,
     ):
         super().__init__(render_mode)
@@ -213,6 +217,7 @@ class Skirmish(EntityEnv):
         self.max_steps = check_int("max_steps", max_steps, 1)
         self.damage_reward = check_float("damage_reward", damage_reward, 0.0)
         self.win_bonus = check_float("win_bonus", win_bonus, 0.0)
+        self._penalty = 0.0 if check_bool("reward_only_positive", reward_only_positive) else 1.0
         self.n_choices = N_VERBS + self.max_enemies
         self.nvec = np.full(self.max_allies, self.n_choices, dtype=np.int64)
         self.action_space = spaces.MultiDiscrete(self.nvec)
@@ -279,7 +284,8 @@ class Skirmish(EntityEnv):
 
         obs = self._obs()
         win, loss = self._alive_counts[1] == 0, self._alive_counts[0] == 0  # python bools
-        reward = self.damage_reward * (dealt - taken) + self.win_bonus * (float(win and not loss) - float(loss))
+        penalty = self._penalty  # 1.0, or 0.0 under reward_only_positive
+        reward = self.damage_reward * (dealt - penalty * taken) + self.win_bonus * ((win and not loss) - penalty * loss)
         terminated = win or loss
         truncated = not terminated and self._steps >= self.max_steps
         info: dict[str, Any] = {}

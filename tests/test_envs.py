@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import warnings
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -236,9 +237,9 @@ def test_final_info_reports_success(env_id):
 
 
 # ---------------------------------------------------------------------------------------------------- skirmish
-def duel() -> Skirmish:
+def duel(**kwargs: Any) -> Skirmish:
     """A 2-vs-2 Skirmish (in 3 + 4 slots) with ally 0 in range of enemy 0 only, and ally 1 in range of nothing."""
-    env = Skirmish(min_allies=2, max_allies=3, min_enemies=2, max_enemies=4, melee_prob=1.0)
+    env = Skirmish(min_allies=2, max_allies=3, min_enemies=2, max_enemies=4, melee_prob=1.0, **kwargs)
     env.reset(seed=0)
     u = env.units
     u.alive[:] = False
@@ -272,6 +273,26 @@ def test_skirmish_attacks_hit_only_what_the_mask_allows():
     assert env.units.hp[3] < hp[3]
     assert env.units.cooldown[0] > 0
     assert reward != 0.0
+
+
+def test_skirmish_reward_only_positive_drops_damage_taken_and_the_loss_penalty():
+    action = np.array([N_VERBS + 0, 0, 0])  # ally 0 and enemy 0 shoot each other (the nearest script)
+    _, zero_sum, *_ = duel().step(action)
+    env = duel(reward_only_positive=True)
+    hp = env.units.hp.copy()
+    _, positive, *_ = env.step(action)
+    lost = hp - env.units.hp
+    dealt, taken = lost[env.units.enemies].sum() / env._enemy_total, lost[env.units.allies].sum() / env._ally_total
+    assert dealt > 0 and taken > 0, "both sides hit in this duel"
+    assert positive == pytest.approx(env.damage_reward * dealt)
+    assert zero_sum == pytest.approx(env.damage_reward * (dealt - taken))
+    env = duel(reward_only_positive=True)
+    env.units.hp[:2] = 1e-6  # enemy 0 kills ally 0; ally 1 is out of everyone's range and dies by fiat
+    env.units.alive[1] = False
+    _, reward, terminated, _, info = env.step(np.zeros(3, dtype=np.int64))
+    assert terminated and not info["win"] and reward == 0.0, "a loss costs nothing under this reward"
+    with pytest.raises(ValueError, match="reward_only_positive"):
+        Skirmish(reward_only_positive="yes")
 
 
 def test_skirmish_scripted_actions_play_the_enemy_scripts_for_the_allies():
