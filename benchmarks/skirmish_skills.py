@@ -6,14 +6,16 @@ and two ablations of focus fire, so the table shows what each skill is worth: ``
 walking and replaces its choice of target by a random enemy in range; ``focus, walk east`` keeps its targets and
 replaces all its walking (and standing) by walking east. ``--models`` adds saved agents (their deterministic actions).
 
-For every controller it measures, per allied unit and step:
+For every controller it measures the share of episodes won and of those that end at the step limit with both squads
+alive (``timeouts``, lost too), and per allied unit and step:
 
 - ``attacks when able``: how often it attacks when the mask allows an attack;
 - ``focus target``: how often its attack hits focus fire's target (the weakest enemy in range), when it attacks and
   has more than one enemy in range;
 - ``walks like nearest`` / ``walks like focus``: how often it walks within 45 degrees of the ``nearest`` script (to
   its nearest enemy) / the ``focus`` script (to the squad's focus target), when it has no enemy in range (both
-  scripts then walk); ``stays out of range``: how often it then stays put instead.
+  scripts then walk); ``walks away``: how often it then walks 135 degrees or more off the ``nearest`` script's
+  heading (away from its nearest enemy); ``stays out of range``: how often it then stays put instead.
 
 Run: ``python benchmarks/skirmish_skills.py [--episodes 100] [--models runs/<run>/model.zip ...]``.
 Writes ``benchmarks/results/skirmish_skills.json`` (``--json`` elsewhere).
@@ -71,17 +73,18 @@ def trained(model_path: Path) -> Controller:
     return lambda env, obs: deterministic_action(model, env, obs)
 
 
-def within_45_degrees(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Whether move verbs ``a`` and ``b`` (1..8, one per 45 degrees) are at most one heading apart."""
+def headings_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """How many 45-degree steps move verbs ``a`` and ``b`` (1..8) are apart (0..4); -1 where ``a`` is no move."""
     apart = (a - b) % 8
-    return (a >= 1) & (a < N_VERBS) & (np.minimum(apart, 8 - apart) <= 1)
+    return np.where((a >= 1) & (a < N_VERBS), np.minimum(apart, 8 - apart), -1)
 
 
 def play(controller: Controller, episodes: int, seed: int) -> dict[str, float]:
     """Win rate and skill rates (see the module docstring) of ``controller`` over ``episodes`` episodes."""
     env = Skirmish()
-    wins = 0
-    counts = dict.fromkeys(["able", "attacks", "choose", "focus", "walkers", "nearest", "focus_walk", "stays"], 0)
+    wins = timeouts = 0
+    names = ["able", "attacks", "choose", "focus", "walkers", "nearest", "focus_walk", "away", "stays"]
+    counts = dict.fromkeys(names, 0)
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         done, info = False, {}
@@ -98,22 +101,27 @@ def play(controller: Controller, episodes: int, seed: int) -> dict[str, float]:
             counts["choose"] += choose.sum()
             counts["focus"] += (choose & (action == focus)).sum()
             counts["walkers"] += walkers.sum()
-            counts["nearest"] += (walkers & within_45_degrees(action, nearest)).sum()
-            counts["focus_walk"] += (walkers & within_45_degrees(action, focus)).sum()
+            off_nearest = headings_apart(action, nearest)
+            counts["nearest"] += (walkers & np.isin(off_nearest, (0, 1))).sum()
+            counts["focus_walk"] += (walkers & np.isin(headings_apart(action, focus), (0, 1))).sum()
+            counts["away"] += (walkers & (off_nearest >= 3)).sum()
             counts["stays"] += (walkers & (action == 0)).sum()
             obs, _, terminated, truncated, info = env.step(action)
             done = terminated or truncated
         wins += bool(info["win"])
+        timeouts += truncated
 
     def rate(part: str, whole: str) -> float:
         return float(counts[part] / counts[whole]) if counts[whole] else float("nan")
 
     return {
         "win_rate": wins / episodes,
+        "timeout_rate": timeouts / episodes,
         "attacks_when_able": rate("attacks", "able"),
         "focus_target": rate("focus", "choose"),
         "walks_like_nearest": rate("nearest", "walkers"),
         "walks_like_focus": rate("focus_walk", "walkers"),
+        "walks_away": rate("away", "walkers"),
         "stays_out_of_range": rate("stays", "walkers"),
     }
 
