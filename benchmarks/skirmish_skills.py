@@ -144,7 +144,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "focus, random target": random_target(np.random.default_rng(args.seed)),
         "focus, walk east": walk_east,
     }
-    controllers.update({f"model: {path.parent.name}/{path.name}": trained(path) for path in args.models})
+    if len(set(args.models)) < len(args.models):
+        parser.error(f"--models: expected distinct paths, got {[str(path) for path in args.models]}")
+    controllers.update({f"model: {path}": trained(path) for path in args.models})  # the path as given: unique
     rows = [{"controller": name, **play(act, args.episodes, args.seed)} for name, act in controllers.items()]
     columns = [key for key in rows[0] if key != "controller"]
     print(f"Skirmish-v0, {args.episodes} deterministic episodes from seed {args.seed}")
