@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"--episodes: expected a positive count, got {args.episodes}")
+    if len(set(args.models)) < len(args.models):
+        parser.error(f"--models: expected distinct paths, got {[str(path) for path in args.models]}")
     torch.set_num_threads(1)
     controllers: dict[str, Controller] = {
         "script: focus (the heuristic)": scripted("focus"),
@@ -144,8 +146,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "focus, random target": random_target(np.random.default_rng(args.seed)),
         "focus, walk east": walk_east,
     }
-    if len(set(args.models)) < len(args.models):
-        parser.error(f"--models: expected distinct paths, got {[str(path) for path in args.models]}")
     controllers.update({f"model: {path}": trained(path) for path in args.models})  # the path as given: unique
     rows = [{"controller": name, **play(act, args.episodes, args.seed)} for name, act in controllers.items()]
     columns = [key for key in rows[0] if key != "controller"]

@@ -40,3 +40,10 @@ def test_the_hold_script_stays_out_of_range(scripted_rows: dict) -> None:
     assert row["stays_out_of_range"] == 1.0
     assert row["walks_like_nearest"] == row["walks_away"] == 0.0
     assert 0.0 <= row["win_rate"] <= 1.0 and 0.0 <= row["timeout_rate"] <= 1.0
+
+
+def test_repeated_model_paths_are_refused_naming_the_argument(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        skills.main(["--models", "a/model.zip", "a/model.zip", "--json", str(tmp_path / "rows.json")])
+    assert "--models: expected distinct paths" in capsys.readouterr().err
+    assert not (tmp_path / "rows.json").exists()
