@@ -3,7 +3,8 @@
 An env with ``action_masks()`` gets ``MaskablePPO`` with ``MaskablePerceiverPolicy``, any other ``PPO`` with
 ``PerceiverPolicy``; ``core="mlp"`` is SB3's own ``MultiInputPolicy`` (``MlpPolicy`` for a non-Dict observation),
 the no-attention reference. The ``policy`` section of the config becomes ``policy_kwargs``, the ``algo`` section the
-algorithm's arguments. Observations follow the entity convention, or any space ``perceiver_rl`` reads as tokens.
+algorithm's arguments (``lr_schedule: linear`` turns ``learning_rate`` into a linear decay to 0). Observations
+follow the entity convention, or any space ``perceiver_rl`` reads as tokens.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sb3_contrib import MaskablePPO
 from sb3_contrib.common.maskable.utils import is_masking_supported
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.errors import UsageError
@@ -104,8 +106,12 @@ def build_agent(config: AgentConfig, env: VecEnv, device: str = "auto") -> Agent
     if config.core != "mlp":
         policy_kwargs["core"] = config.core
     policy = _policy(config.core, maskable, env.observation_space)
+    algo_kwargs = dict(config.algo)
+    if algo_kwargs.pop("lr_schedule", "constant") == "linear":
+        # SB3 calls it with the fraction of training left: 1 at the start, 0 at total_timesteps
+        algo_kwargs["learning_rate"] = LinearSchedule(algo_kwargs["learning_rate"], 0.0, 1.0)
     try:
-        return algo(policy, env, policy_kwargs=policy_kwargs, seed=config.seed, device=device, verbose=0, **config.algo)
+        return algo(policy, env, policy_kwargs=policy_kwargs, seed=config.seed, device=device, verbose=0, **algo_kwargs)
     except (ValueError, AssertionError, TypeError) as e:
         raise UsageError(f"cannot build a {config.core} agent for {config.env_id}: {e}") from e
 

@@ -33,6 +33,8 @@ MINIMUMS = {"n_envs": 1, "total_timesteps": 1, "eval_freq": 1, "eval_episodes": 
             "n_steps": 1, "batch_size": 2, "n_epochs": 1}
 #: Keys that may be None (no limit) or else must be a number > 0.
 POSITIVE_OR_NONE = ("max_train_seconds",)
+#: String keys and the values they accept.
+CHOICES = {"lr_schedule": ("constant", "linear")}
 
 Sections = dict[str, dict[str, Any]]
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
@@ -205,5 +207,7 @@ def resolve_config(
                 raise UsageError(f"{key} must be an integer >= {MINIMUMS[key]}, got {value!r}")
             if key in POSITIVE_OR_NONE and value is not None and (type(value) not in (int, float) or value <= 0):
                 raise UsageError(f"{key} must be a number > 0 (or null: no limit), got {value!r}")
+            if key in CHOICES and value not in CHOICES[key]:
+                raise UsageError(f"{key} must be one of {list(CHOICES[key])}, got {value!r}")
     return AgentConfig(env_id, core, seed, sections["run"], sections["algo"], sections["policy"], list(env_packages),
                        sections["env"])

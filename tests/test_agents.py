@@ -172,3 +172,17 @@ def test_max_train_seconds_stops_training_then_evaluates_and_saves(tmp_path: Pat
     env_id, packages, env_kwargs = eval_env_id(result.model_path, None, [])
     assert (env_id, env_kwargs) == (MINEFIELD, {"n_mines": 32})
     assert evaluate(result.model_path, env_id, 1, env_packages=packages, env_kwargs=env_kwargs)["episodes"] == 1
+
+
+def test_linear_lr_schedule_decays_to_zero_over_the_run_and_is_saved(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"lr_schedule must be one of \['constant', 'linear'\], got 'cosine'"):
+        resolve_config(MINEFIELD, "mlp", overrides={"lr_schedule": "cosine"})
+    constant = make_agent(MINEFIELD, core="mlp", learning_rate=1e-3, **TINY, **TINY_CORE["mlp"])
+    assert constant.lr_schedule(1.0) == constant.lr_schedule(0.0) == pytest.approx(1e-3)
+    agent = make_agent(MINEFIELD, core="mlp", learning_rate=1e-3, lr_schedule="linear", **TINY, **TINY_CORE["mlp"])
+    assert [agent.lr_schedule(p) for p in (1.0, 0.5, 0.0)] == pytest.approx([1e-3, 5e-4, 0.0])
+    agent.learn(64)  # four rollouts of 16 steps; each update runs at the rate where its rollout ended
+    assert agent.policy.optimizer.param_groups[0]["lr"] == 0.0  # the last one at total_timesteps
+    agent.save(tmp_path / "model.zip")
+    loaded = PPO.load(tmp_path / "model.zip")
+    assert loaded.lr_schedule(0.5) == pytest.approx(5e-4)
