@@ -107,7 +107,7 @@ def build_agent(config: AgentConfig, env: VecEnv, device: str = "auto") -> Agent
         policy_kwargs["core"] = config.core
     policy = _policy(config.core, maskable, env.observation_space)
     algo_kwargs = dict(config.algo)
-    if algo_kwargs.pop("lr_schedule", "constant") == "linear":
+    if algo_kwargs.pop("lr_schedule", "constant") == "linear":  # run configs saved before the key have none
         # SB3 calls it with the fraction of training left: 1 at the start, 0 at total_timesteps
         algo_kwargs["learning_rate"] = LinearSchedule(algo_kwargs["learning_rate"], 0.0, 1.0)
     try:
