@@ -7,7 +7,7 @@
         [--still FILE.png --still-step K]
     python train_agent.py compare --env ID --cores perceiver transformer mlp --seeds 5 --timesteps N --workers K \\
         --logdir DIR
-    python train_agent.py compare --report-only DIR|SCORES.json
+    python train_agent.py compare --report-only DIR|SCORES.json [more ... --labels L ... --into MERGED.json]
     python train_agent.py compare ... --backend ray [--ray-address ADDRESS] [--cpus-per-run C] [--gpus-per-run G] \\
         [--max-failures N]
     python train_agent.py compare --backend ray --resume DIR    # continue an interrupted Ray grid
@@ -153,9 +153,13 @@ def build_parser() -> Parser:
     p.add_argument("--seeds", type=positive_int, help=f"seeds 0..N-1 per core (default {DEFAULT_SEEDS})")
     p.add_argument("--workers", type=positive_int,
                    help=f"runs trained at once (default {DEFAULT_WORKERS}; ray: as many as the cluster fits)")
-    p.add_argument("--report-only", type=Path, metavar="DIR|SCORES",
+    p.add_argument("--report-only", type=Path, nargs="+", metavar="DIR|SCORES",
                    help="rebuild the report of the runs under DIR, or from a report's scores.json (into a folder "
-                        "beside it named after it)")
+                        "beside it named after it); several: merged into --into, reported side by side")
+    p.add_argument("--labels", nargs="+", metavar="LABEL",
+                   help="one per --report-only source: its runs' cores become 'CORE, LABEL' (two settings of a core)")
+    p.add_argument("--into", type=Path, metavar="FILE.json",
+                   help="the merged scores file of several --report-only sources (its report: the folder FILE/)")
     add_ray_options(p, ["local", "ray"])
     p.add_argument("--resume", type=Path, metavar="DIR",
                    help="continue the Ray grid in DIR: runs not finished train again, finished ones do not")
@@ -282,11 +286,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from agents.report import build_report  # matplotlib and rliable take seconds to import: only compare needs them
 
     if args.report_only is not None:
-        if not args.report_only.exists():
-            raise UsageError(f"--report-only {args.report_only}: no such folder or scores file")
-        report = build_report(args.report_only)
+        report = build_report(report_source(args))
         print(f"report: {report}")
         return 0
+    if given_flags(args, ["--into", "--labels"]):
+        raise UsageError(f"{', '.join(given_flags(args, ['--into', '--labels']))}: only with --report-only")
     ray_only = given_flags(args, ["--ray-address", "--cpus-per-run", "--gpus-per-run", "--max-failures", "--resume"])
     if args.backend == "local" and ray_only:
         raise UsageError(f"{', '.join(ray_only)}: only with --backend ray")
@@ -301,6 +305,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"continue:    python train_agent.py compare --backend ray --resume {compare_dir}")
         return EXIT_INTERRUPTED
     return 1 if any(cell.returncode != 0 for cell in cells) else 0
+
+
+def report_source(args: argparse.Namespace) -> Path:
+    """What ``--report-only`` reports on: the one folder or scores file given, or several merged into ``--into``."""
+    from agents.report import merge_scores
+
+    sources = args.report_only
+    missing = [str(source) for source in sources if not source.exists()]
+    if missing:
+        raise UsageError(f"--report-only {' '.join(missing)}: no such folder or scores file")
+    if args.into is not None and args.into.suffix != ".json":
+        raise UsageError(f"--into {args.into}: expected a file ending in .json")
+    if len(sources) == 1 and args.labels is None and args.into is None:
+        return sources[0]
+    if args.into is None:
+        given = f"with {len(sources)} sources" if len(sources) > 1 else "with --labels"
+        raise UsageError(f"--report-only {given}: name the merged scores file with --into FILE.json")
+    return merge_scores(sources, args.labels, args.into)
 
 
 def grid_configs(args: argparse.Namespace) -> tuple[str, dict[str, AgentConfig]]:

@@ -3,7 +3,8 @@
 Scores are each run's deterministic evaluation returns (``evaluations.csv``). Aggregates are interquartile means
 (IQM) with 95% stratified-bootstrap confidence intervals (Agarwal et al. 2021, ``rliable``). Writes ``report/`` in the
 folder: ``report.md``, ``report.json``, ``curves_steps.png``, ``curves_time.png`` and ``scores.json``, every run's
-evaluations; a scores file alone rebuilds the same report (into a folder named after it, beside it).
+evaluations; a scores file alone rebuilds the same report (into a folder named after it, beside it), and several
+comparisons' scores merge into one file to be reported side by side.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import warnings
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from stable_baselines3 import PPO
 
 from agents.compare import GRID_FILE
 from agents.errors import UsageError
-from agents.rundir import EVAL_CSV, MODEL_FILE, find_runs, load_run, write_json
+from agents.rundir import EVAL_CSV, MODEL_FILE, find_runs, json_text, load_run, write_json
 from perceiver_rl.cost import policy_flops
 
 matplotlib.use("Agg")  # files only, no display
@@ -127,6 +128,45 @@ def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
         notes += [f"{c['core']} seed {c['seed']}: {c['outcome']}" + (f" (log: {c['log']})" if c["returncode"] else "")
                   for c in cells if c["returncode"] != 0]
     return env_ids.pop(), runs, notes
+
+
+def merge_scores(sources: list[Path], labels: list[str] | None, into: Path) -> Path:
+    """Write the runs of several comparisons of one env (folders or scores files) as one scores file ``into``.
+
+    With ``labels`` (one per source) each run's core becomes ``"<core>, <label>"``, so two settings of one core are
+    reported side by side; without, the sources' runs of a core join (seeds run apart). ``into`` is rewritten only
+    when it holds the same merge already: nothing else is overwritten. Returns ``into``.
+    """
+    if labels is not None and len(labels) != len(sources):
+        raise UsageError(f"--labels: expected {len(sources)}, one per --report-only source, got {len(labels)}")
+    env_id: str | None = None
+    runs: list[RunScores] = []
+    notes: list[str] = []
+    merged_from: list[str] = []
+    owner: dict[tuple[str, int], Path] = {}  # (core, seed): the source holding that run
+    for i, source in enumerate(sources):
+        source_env, source_runs, source_notes = load_scores(source)
+        if env_id is not None and source_env != env_id:
+            raise UsageError(f"{source} holds runs of {source_env}, {sources[0]} of {env_id}; merge one env's runs")
+        env_id = source_env
+        for run in source_runs:
+            if labels is not None:
+                run = replace(run, core=f"{run.core}, {labels[i]}")
+            key = (run.core, run.seed)
+            if key in owner:
+                raise UsageError(f"{owner[key]} and {source} both hold {run.core} seed {run.seed}; tell them apart "
+                                 "with --labels")
+            owner[key] = source
+            runs.append(run)
+        notes += [f"{source}: {note}" for note in source_notes]
+        merged_from.append(str(source) if labels is None else f"{source} (label '{labels[i]}')")
+    data = {"env_id": env_id, "notes": [f"merged from {', '.join(merged_from)}", *notes],
+            "runs": [r.to_json() for r in runs]}
+    text = json_text(data)
+    if into.exists() and into.read_text() != text:
+        raise UsageError(f"--into {into}: exists and holds other runs; remove it or name another file")
+    into.write_text(text)
+    return into
 
 
 def _iqm_per_point(scores: np.ndarray) -> np.ndarray:

@@ -85,6 +85,11 @@ def find_runs(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.rglob(CONFIG_FILE))
 
 
+def json_text(data: dict[str, Any]) -> str:
+    """``data`` as the indented JSON text every file of a run or report holds."""
+    return json.dumps(data, indent=2) + "\n"
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as indented JSON."""
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    path.write_text(json_text(data))

@@ -16,7 +16,7 @@ import envs
 from agents import CORES, AgentConfig, UsageError, make_agent, resolve_config
 from agents.callbacks import EVAL_COLUMNS
 from agents.presets import game_presets, parse_assignment
-from agents.report import build_report
+from agents.report import build_report, merge_scores
 from agents.rundir import EVAL_CSV, save_config
 from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy
 
@@ -86,16 +86,22 @@ def test_make_agent_builds_every_game_and_core(env_id: str, core: str) -> None:
     assert env.action_space.contains(action[0])
 
 
-def test_report_aggregates_seeds_with_rliable(tmp_path: Path) -> None:
-    """Three seeds per core whose final returns are 8, 9, 10 (perceiver) and 3, 4, 5 (mlp)."""
-    for core, offset in (("perceiver", 5.0), ("mlp", 0.0)):
-        for seed in range(3):
-            run = tmp_path / f"Game-v0__{core}__{seed}__0"
-            run.mkdir()
-            config = AgentConfig("Game-v0", core, seed, {}, {}, {})
+def write_runs(root: Path, offsets: dict[str, float], seeds: range = range(3), env_id: str = "Game-v0") -> Path:
+    """Run folders under ``root`` whose evaluations at 100, 200, 300 steps return offset + seed + 1, 2, 3."""
+    for core, offset in offsets.items():
+        for seed in seeds:
+            run = root / f"{env_id}__{core}__{seed}__0"
+            run.mkdir(parents=True)
+            config = AgentConfig(env_id, core, seed, {}, {}, {})
             save_config(run, config, {"parameters": 1000 if core == "mlp" else 2000})
             rows = [f"{s},{s / 100 + seed},{s / 100},{offset + seed + s / 100},1,0.5" for s in (100, 200, 300)]
             (run / EVAL_CSV).write_text(",".join(EVAL_COLUMNS) + "\n" + "\n".join(rows) + "\n")
+    return root
+
+
+def test_report_aggregates_seeds_with_rliable(tmp_path: Path) -> None:
+    """Three seeds per core whose final returns are 8, 9, 10 (perceiver) and 3, 4, 5 (mlp)."""
+    write_runs(tmp_path, {"perceiver": 5.0, "mlp": 0.0})
     report = json.loads(build_report(tmp_path).with_name("report.json").read_text())
     perceiver, mlp = report["cores"]["perceiver"], report["cores"]["mlp"]
     assert perceiver["final_returns"] == [8.0, 9.0, 10.0] and perceiver["iqm"] == pytest.approx(9.0)
@@ -112,6 +118,46 @@ def test_report_aggregates_seeds_with_rliable(tmp_path: Path) -> None:
     assert "| mlp | 4.00 | 3 | 1 |" in (tmp_path / "report" / "report.md").read_text()
     for name in ("report.md", "curves_steps.png", "curves_time.png"):
         assert (tmp_path / "report" / name).stat().st_size > 0
+
+
+def test_merged_scores_put_several_comparisons_in_one_report(tmp_path: Path) -> None:
+    """Two settings of one core, labelled apart; a folder and a scores file mix; the merge rebuilds the same report."""
+    constant = write_runs(tmp_path / "constant", {"perceiver": 0.0})  # final returns 3, 4, 5
+    linear = write_runs(tmp_path / "linear", {"perceiver": 5.0})  # 8, 9, 10
+    linear_scores = tmp_path / "linear.json"
+    linear_scores.write_text(build_report(linear).with_name("scores.json").read_text())
+    into = tmp_path / "lr.json"
+    merge_scores([constant, linear_scores], ["constant lr", "linear lr"], into)
+    report = json.loads(build_report(into).with_name("report.json").read_text())
+    assert list(report["cores"]) == ["perceiver, constant lr", "perceiver, linear lr"]
+    assert report["cores"]["perceiver, linear lr"]["final_returns"] == [8.0, 9.0, 10.0]
+    assert report["probability_of_improvement"]["perceiver, linear lr > perceiver, constant lr"]["p"] == 1.0
+    assert report["notes"][0] == f"merged from {constant} (label 'constant lr'), {linear_scores} (label 'linear lr')"
+    table = (tmp_path / "lr" / "report.md").read_text()
+    assert "| perceiver, constant lr | 3 | 300 | 4.00 [" in table
+    # the same command again rewrites the same file; a different merge into it is refused, the file kept
+    merge_scores([constant, linear_scores], ["constant lr", "linear lr"], into)
+    kept = into.read_text()
+    with pytest.raises(UsageError, match=f"--into {into}: exists and holds other runs"):
+        merge_scores([constant, linear_scores], ["a", "b"], into)
+    assert into.read_text() == kept
+
+
+def test_merged_scores_join_seeds_and_refuse_clashes(tmp_path: Path) -> None:
+    first = write_runs(tmp_path / "first", {"transformer": 0.0}, seeds=range(2))
+    later = write_runs(tmp_path / "later", {"transformer": 0.0}, seeds=range(2, 5))
+    merge_scores([first, later], None, tmp_path / "five.json")  # unlabelled: the same core's runs join
+    cores = json.loads(build_report(tmp_path / "five.json").with_name("report.json").read_text())["cores"]
+    assert list(cores) == ["transformer"] and cores["transformer"]["final_returns"] == [3.0, 4.0, 5.0, 6.0, 7.0]
+    with pytest.raises(UsageError, match=f"{first} and {first} both hold transformer seed 0; tell them apart with "
+                                         "--labels"):
+        merge_scores([first, first], None, tmp_path / "twice.json")
+    other_env = write_runs(tmp_path / "other", {"mlp": 0.0}, env_id="Other-v0")
+    with pytest.raises(UsageError, match=f"{other_env} holds runs of Other-v0, {first} of Game-v0"):
+        merge_scores([first, other_env], None, tmp_path / "mixed.json")
+    with pytest.raises(UsageError, match="--labels: expected 2, one per --report-only source, got 1"):
+        merge_scores([first, later], ["one"], tmp_path / "labels.json")
+    assert not any((tmp_path / name).exists() for name in ("twice.json", "mixed.json", "labels.json"))
 
 
 @pytest.mark.parametrize("core", CORES)

@@ -259,6 +259,12 @@ def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path
               for text in (report, (tmp_path / "pick" / "report.md").read_text())]
     assert tables[0] == tables[1] and tables[0][-1].startswith("| mlp | 2 | 768 |")
     assert (tmp_path / "pick" / "curves_time.png").stat().st_size > 0
+    # several scores files in one report, each labelled (the same runs twice here)
+    merged = cli("compare", "--report-only", str(scores), "pick.json", "--labels", "a", "b", "--into", "ab.json",
+                 cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr
+    text = (tmp_path / "ab" / "report.md").read_text()
+    assert "\n| mlp, a | 2 | 768 |" in text and "\n| mlp, b | 2 | 768 |" in text and "| P(mlp, a > mlp, b) |" in text
 
 
 BAD_INPUT = {  # name: (arguments, what the one error line must say)
@@ -281,6 +287,11 @@ BAD_INPUT = {  # name: (arguments, what the one error line must say)
     "resume without a run": (["train", "--resume", "junk.zip"], "not a model or checkpoint inside a run folder"),
     "report without runs": (["compare", "--report-only", "."], "no evaluated runs found"),
     "report of a missing file": (["compare", "--report-only", "nope.json"], "--report-only nope.json: no such"),
+    "several reports, no --into": (["compare", "--report-only", "bad.yaml", "junk.zip"],
+                                   "--report-only with 2 sources: name the merged scores file with --into FILE.json"),
+    "--into without --report-only": (["compare", "--into", "m.json"], "--into: only with --report-only"),
+    "--into not a .json": (["compare", "--report-only", "bad.yaml", "--into", "m.txt"],
+                           "--into m.txt: expected a file ending in .json"),
 }
 
 
