@@ -289,8 +289,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         report = build_report(report_source(args))
         print(f"report: {report}")
         return 0
-    if given_flags(args, ["--into", "--labels"]):
-        raise UsageError(f"{', '.join(given_flags(args, ['--into', '--labels']))}: only with --report-only")
+    merge_only = given_flags(args, ["--into", "--labels"])
+    if merge_only:
+        raise UsageError(f"{', '.join(merge_only)}: only with --report-only")
     ray_only = given_flags(args, ["--ray-address", "--cpus-per-run", "--gpus-per-run", "--max-failures", "--resume"])
     if args.backend == "local" and ray_only:
         raise UsageError(f"{', '.join(ray_only)}: only with --backend ray")
