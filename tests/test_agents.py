@@ -121,7 +121,7 @@ def test_report_aggregates_seeds_with_rliable(tmp_path: Path) -> None:
 
 
 def test_merged_scores_put_several_comparisons_in_one_report(tmp_path: Path) -> None:
-    """Two settings of one core, labelled apart; a folder and a scores file mix; the merge rebuilds the same report."""
+    """Two settings of one core, labelled apart; a folder and a scores file mix; rerun rewrites, others refused."""
     constant = write_runs(tmp_path / "constant", {"perceiver": 0.0})  # final returns 3, 4, 5
     linear = write_runs(tmp_path / "linear", {"perceiver": 5.0})  # 8, 9, 10
     linear_scores = tmp_path / "linear.json"
