@@ -130,6 +130,11 @@ def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
     return env_ids.pop(), runs, notes
 
 
+def scores_data(env_id: str, notes: list[str], runs: list[RunScores]) -> dict[str, Any]:
+    """The content of a scores file: what :func:`load_scores` reads back."""
+    return {"env_id": env_id, "notes": notes, "runs": [r.to_json() for r in runs]}
+
+
 def merge_scores(sources: list[Path], labels: list[str] | None, into: Path) -> Path:
     """Write the runs of several comparisons of one env (folders or scores files) as one scores file ``into``.
 
@@ -160,10 +165,8 @@ def merge_scores(sources: list[Path], labels: list[str] | None, into: Path) -> P
             runs.append(run)
         notes += [f"{source}: {note}" for note in source_notes]
         merged_from.append(str(source) if labels is None else f"{source} (label '{labels[i]}')")
-    data = {"env_id": env_id, "notes": [f"merged from {', '.join(merged_from)}", *notes],
-            "runs": [r.to_json() for r in runs]}
-    text = json_text(data)
-    if into.exists() and into.read_text() != text:
+    text = json_text(scores_data(env_id, [f"merged from {', '.join(merged_from)}", *notes], runs))
+    if into.exists() and (not into.is_file() or into.read_text() != text):
         raise UsageError(f"--into {into}: exists and holds other runs; remove it or name another file")
     into.write_text(text)
     return into
@@ -361,5 +364,5 @@ def build_report(root: Path) -> Path:
     (out / "report.md").write_text(markdown(root.name if root.is_file() else f"{root.name}/", data))
     write_json(out / "report.json", data)
     if not root.is_file():
-        write_json(out / SCORES_FILE, {"env_id": env_id, "notes": notes, "runs": [r.to_json() for r in runs]})
+        write_json(out / SCORES_FILE, scores_data(env_id, notes, runs))
     return out / "report.md"
