@@ -106,16 +106,25 @@ def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
             raise UsageError(f"{root}: expected a {SCORES_FILE} written by compare's report, could not read it "
                              f"({type(e).__name__}: {e})") from None
     runs, notes, env_ids = [], [], set()
+    seen: dict[tuple[str, int], Path] = {}  # (core, seed): the run folder holding it
     for run_dir in find_runs(root):
         config, meta = load_run(run_dir)
         env_ids.add(config.env_id)
+        name = run_dir.relative_to(root)
         csv_path = run_dir / EVAL_CSV
         table = np.genfromtxt(csv_path, delimiter=",", names=True, ndmin=1) if csv_path.is_file() else None
         if table is None or table.size == 0:
-            notes.append(f"{run_dir.relative_to(root)}: no evaluation yet, left out")
+            notes.append(f"{name}: no evaluation yet, left out")
             continue
+        key = (config.core, config.seed)
+        if key in seen:
+            resumed = meta.get("resumed_from")
+            how = f" ({name} continues {resumed} with --resume)" if resumed else ""
+            raise UsageError(f"{seen[key]} and {name} are both {config.core} seed {config.seed}{how}; a report "
+                             f"counts each seed once: move one of them out of {root}")
+        seen[key] = name
         runs.append(RunScores(
-            config.core, config.seed, str(run_dir.relative_to(root)), table["timesteps"], table["train_seconds"],
+            config.core, config.seed, str(name), table["timesteps"], table["train_seconds"],
             table["mean_return"], table["success_rate"], meta.get("parameters"), _flops_per_step(run_dir, meta),
         ))
     if len(env_ids) > 1:

@@ -160,6 +160,26 @@ def test_merged_scores_join_seeds_and_refuse_clashes(tmp_path: Path) -> None:
     assert not any((tmp_path / name).exists() for name in ("twice.json", "mixed.json", "labels.json"))
 
 
+def test_report_refuses_two_runs_of_one_seed_in_a_folder(tmp_path: Path) -> None:
+    """A run and its --resume continuation (or a seed trained twice) would count one seed twice, or crash the curve."""
+    write_runs(tmp_path, {"perceiver": 0.0}, seeds=range(1))
+    first = tmp_path / "Game-v0__perceiver__0__0"
+    resumed = tmp_path / "Game-v0__perceiver__0__1"
+    resumed.mkdir()
+    checkpoint = first / "checkpoints" / "model_300_steps.zip"
+    save_config(resumed, AgentConfig("Game-v0", "perceiver", 0, {}, {}, {}), {"resumed_from": str(checkpoint)})
+    rows = [f"{s},{s / 100},{s / 100},{s / 100},1,0.5" for s in (400, 500)]  # no evaluation step in common
+    (resumed / EVAL_CSV).write_text(",".join(EVAL_COLUMNS) + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(UsageError, match=rf"{first.name} and {resumed.name} are both perceiver seed 0 "
+                                         rf"\({resumed.name} continues {checkpoint} with --resume\); a report "
+                                         rf"counts each seed once: move one of them out of {tmp_path}"):
+        build_report(tmp_path)
+    save_config(resumed, AgentConfig("Game-v0", "perceiver", 0, {}, {}, {}), {})  # the seed trained twice
+    with pytest.raises(UsageError, match=rf"{first.name} and {resumed.name} are both perceiver seed 0; a report"):
+        build_report(tmp_path)
+    assert not (tmp_path / "report").exists()
+
+
 @pytest.mark.parametrize("core", CORES)
 def test_make_agent_reads_a_plain_gym_env(core: str) -> None:
     agent = make_agent("CartPole-v1", core=core, seed=0, **TINY, **TINY_CORE[core])
