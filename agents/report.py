@@ -208,6 +208,9 @@ def _interval(scores: Any, func: Callable[..., np.ndarray]) -> tuple[np.ndarray,
 def steps_curve(runs: list[RunScores]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IQM return and CI at the evaluation steps that every run reached."""
     steps = np.array(sorted(set.intersection(*(set(r.timesteps.tolist()) for r in runs))))
+    if steps.size == 0:
+        raise UsageError(f"the {runs[0].core} runs share no evaluation step ({', '.join(r.run for r in runs)}): "
+                         "their curves cannot be averaged; evaluate every seed at the same steps (eval_freq)")
     scores = np.stack([r.returns[np.isin(r.timesteps, steps)] for r in runs])[:, None, :]
     point, interval = _interval(scores, _iqm_per_point)
     return steps, point, interval
@@ -361,9 +364,10 @@ def build_report(root: Path) -> Path:
     by_core: dict[str, list[RunScores]] = {}
     for run in sorted(runs, key=lambda r: r.seed):
         by_core.setdefault(run.core, []).append(run)
+    by_steps = {c: steps_curve(r) for c, r in by_core.items()}  # before any file is written: it may refuse the runs
     out = root.with_suffix("") if root.is_file() else root / REPORT_DIR
     out.mkdir(exist_ok=True)
-    plot_curves({c: steps_curve(r) for c, r in by_core.items()}, "env steps", env_id, out / "curves_steps.png")
+    plot_curves(by_steps, "env steps", env_id, out / "curves_steps.png")
     plot_curves({c: time_curve(r) for c, r in by_core.items()}, "training wall-clock time (s)", env_id,
                 out / "curves_time.png")
     cores = {core: summarize_core(rs) for core, rs in by_core.items()}

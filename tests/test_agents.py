@@ -161,6 +161,17 @@ def test_merged_scores_join_seeds_and_refuse_clashes(tmp_path: Path) -> None:
     assert not any((tmp_path / name).exists() for name in ("twice.json", "mixed.json", "labels.json"))
 
 
+def test_report_refuses_runs_of_a_core_with_no_evaluation_step_in_common(tmp_path: Path) -> None:
+    data = json.loads(build_report(write_runs(tmp_path / "runs", {"mlp": 0.0})).with_name("scores.json").read_text())
+    data["runs"][1]["timesteps"] = [150.0, 250.0, 350.0]  # evaluated between the other seeds' steps
+    scores = tmp_path / "apart.json"
+    scores.write_text(json.dumps(data))
+    with pytest.raises(UsageError, match=re.escape("the mlp runs share no evaluation step (Game-v0__mlp__0__0, "
+                                                   "Game-v0__mlp__1__0, Game-v0__mlp__2__0)")):
+        build_report(scores)
+    assert not (tmp_path / "apart").exists()
+
+
 def test_report_refuses_two_runs_of_one_seed_in_a_folder(tmp_path: Path) -> None:
     """A run and its --resume continuation (or a seed trained twice) would count one seed twice, or crash the curve."""
     write_runs(tmp_path, {"perceiver": 0.0}, seeds=range(1))
