@@ -96,7 +96,8 @@ def _flops_per_step(run_dir: Path, meta: dict[str, Any]) -> int | None:
 def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
     """The env id and the scores of every evaluated run under ``root``, plus notes on the runs left out.
 
-    ``root`` is a folder of run folders, or a scores file written by :func:`build_report`.
+    ``root`` is a folder of run folders, or a scores file written by :func:`build_report`. A run continued with
+    ``--resume`` and its continuations count as one run (see :func:`_join_continuations`).
     """
     if root.is_file():
         try:
@@ -105,8 +106,8 @@ def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
         except (ValueError, KeyError, TypeError) as e:
             raise UsageError(f"{root}: expected a {SCORES_FILE} written by compare's report, could not read it "
                              f"({type(e).__name__}: {e})") from None
-    runs, notes, env_ids = [], [], set()
-    seen: dict[tuple[str, int], Path] = {}  # (core, seed): the run folder holding it
+    notes, env_ids = [], set()
+    pieces: dict[str, tuple[RunScores, dict[str, Any]]] = {}  # run folder (relative to root): its scores and meta
     for run_dir in find_runs(root):
         config, meta = load_run(run_dir)
         env_ids.add(config.env_id)
@@ -116,17 +117,18 @@ def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
         if table is None or table.size == 0:
             notes.append(f"{name}: no evaluation yet, left out")
             continue
-        key = (config.core, config.seed)
-        if key in seen:
-            resumed = meta.get("resumed_from")
-            how = f" ({name} continues {resumed} with --resume)" if resumed else ""
-            raise UsageError(f"{seen[key]} and {name} are both {config.core} seed {config.seed}{how}; a report "
-                             f"counts each seed once: move one of them out of {root}")
-        seen[key] = name
-        runs.append(RunScores(
+        pieces[str(name)] = (RunScores(
             config.core, config.seed, str(name), table["timesteps"], table["train_seconds"],
             table["mean_return"], table["success_rate"], meta.get("parameters"), _flops_per_step(run_dir, meta),
-        ))
+        ), meta)
+    runs = _join_continuations(pieces, notes)
+    seen: dict[tuple[str, int], str] = {}  # (core, seed): the run (or joined runs) holding it
+    for run in runs:
+        key = (run.core, run.seed)
+        if key in seen:
+            raise UsageError(f"{seen[key]} and {run.run} are both {run.core} seed {run.seed}; a report counts each "
+                             f"seed once: move one of them out of {root}")
+        seen[key] = run.run
     if len(env_ids) > 1:
         raise UsageError(f"{root} holds runs of several envs {sorted(env_ids)}; point at one comparison's folder")
     if not runs:
@@ -137,6 +139,47 @@ def load_scores(root: Path) -> tuple[str, list[RunScores], list[str]]:
         notes += [f"{c['core']} seed {c['seed']}: {c['outcome']}" + (f" (log: {c['log']})" if c["returncode"] else "")
                   for c in cells if c["returncode"] != 0]
     return env_ids.pop(), runs, notes
+
+
+def _join_continuations(pieces: dict[str, tuple[RunScores, dict[str, Any]]], notes: list[str]) -> list[RunScores]:
+    """The runs of ``pieces``, each run continued with ``--resume`` joined with its continuations into one curve.
+
+    A continuation names the model it resumed (``resumed_from``, found by its run folder's name, so folders may move)
+    and the step it resumed at; one whose first run is not among ``pieces`` stays alone, with a note.
+    """
+    parent: dict[str, tuple[str, int]] = {}  # continuation: (the run it continues, the step it resumed at)
+    for name, (run, meta) in pieces.items():
+        if meta.get("resumed_from") is None or meta.get("resumed_at_step") is None:
+            continue
+        source_parts = Path(meta["resumed_from"]).parts
+        found = [other for other in pieces if Path(other).name in source_parts and other != name]
+        if len(found) == 1 and pieces[found[0]][0].core == run.core and pieces[found[0]][0].seed == run.seed:
+            parent[name] = (found[0], int(meta["resumed_at_step"]))
+        else:
+            notes.append(f"{name}: continues {meta['resumed_from']}, not in this folder: its curve starts at step "
+                         f"{meta['resumed_at_step']} and its clock at 0")
+
+    def joined(name: str) -> RunScores:
+        run = pieces[name][0]
+        return _continued(joined(parent[name][0]), run, parent[name][1]) if name in parent else run
+
+    continued = {first for first, _ in parent.values()}
+    return [joined(name) for name in pieces if name not in continued]
+
+
+def _continued(first: RunScores, then: RunScores, step: int) -> RunScores:
+    """``first``'s evaluations up to ``step``, then those of ``then``, resumed from there, on ``first``'s clock.
+
+    The clock at ``step`` is interpolated between ``first``'s evaluations (extrapolated at its throughput past them).
+    """
+    keep = first.timesteps <= step
+    steps, seconds = np.r_[0.0, first.timesteps], np.r_[0.0, first.train_seconds]
+    clock = float(np.interp(step, steps, seconds)) + max(0.0, step - steps[-1]) / first.steps_per_second
+    return RunScores(
+        then.core, then.seed, f"{first.run} + {then.run}", np.r_[first.timesteps[keep], then.timesteps],
+        np.r_[first.train_seconds[keep], then.train_seconds + clock], np.r_[first.returns[keep], then.returns],
+        np.r_[first.success[keep], then.success], then.parameters, then.flops_per_step,
+    )
 
 
 def scores_data(env_id: str, notes: list[str], runs: list[RunScores]) -> dict[str, Any]:

@@ -95,7 +95,8 @@ def train(
         "algorithm": type(model).__name__, "policy": type(model.policy).__name__,
         "parameters": count_parameters(model), "flops_per_step": policy_flops(model.policy),
         "device": str(model.device), "threads": torch.get_num_threads(),
-        "resumed_from": str(resume) if resume else None, "versions": _versions(),
+        "resumed_from": str(resume) if resume else None,
+        "resumed_at_step": model.num_timesteps if resume else None, "versions": _versions(),
     }
     save_config(run_dir, config, meta)
     logger = configure(str(run_dir), ["csv", "tensorboard"])

@@ -172,25 +172,70 @@ def test_report_refuses_runs_of_a_core_with_no_evaluation_step_in_common(tmp_pat
     assert not (tmp_path / "apart").exists()
 
 
+def write_continuation(root: Path, name: str, source: Path, step: int, rows: list[tuple[int, float, float]]) -> Path:
+    """A perceiver seed 0 run ``name`` resumed from ``source`` at ``step``; rows: (steps, seconds, return)."""
+    run = root / name
+    run.mkdir()
+    meta = {"resumed_from": str(source), "resumed_at_step": step, "parameters": 3000}
+    save_config(run, AgentConfig("Game-v0", "perceiver", 0, {}, {}, {}), meta)
+    lines = [f"{s},{t},{t},{r},1,0.5" for s, t, r in rows]
+    (run / EVAL_CSV).write_text(",".join(EVAL_COLUMNS) + "\n" + "\n".join(lines) + "\n")
+    return run
+
+
+def test_report_joins_a_run_with_its_resume_continuations(tmp_path: Path) -> None:
+    """A seed trained in pieces (--resume from a checkpoint, then from that run's model) is one curve, one seed.
+
+    The first run evaluates at 100, 200, 300 steps (1, 2, 3 s, returns 1, 2, 3); the second resumes its step-200
+    checkpoint, so the first's step-300 evaluation is replaced and the second's clock starts at the first's 2 s.
+    """
+    write_runs(tmp_path, {"perceiver": 0.0}, seeds=range(2))
+    first = tmp_path / "Game-v0__perceiver__0__0"
+    checkpoint = Path("elsewhere") / first.name / "checkpoints" / "model_200_steps.zip"  # recorded before a move
+    rows = [(300, 0.5, 7.0), (400, 1.5, 8.0)]  # its own clock
+    second = write_continuation(tmp_path, "Game-v0__perceiver__0__1", checkpoint, 200, rows)
+    write_continuation(tmp_path, "Game-v0__perceiver__0__2", second / "model.zip", 400, [(500, 2.0, 9.0)])
+    report = build_report(tmp_path)
+    scores = json.loads((report.parent / "scores.json").read_text())
+    runs = {r["seed"]: r for r in scores["runs"]}
+    assert len(scores["runs"]) == 2 and runs[1]["run"] == "Game-v0__perceiver__1__0"
+    joined = runs[0]
+    assert joined["run"] == "Game-v0__perceiver__0__0 + Game-v0__perceiver__0__1 + Game-v0__perceiver__0__2"
+    assert joined["timesteps"] == [100, 200, 300, 400, 500]
+    assert joined["train_seconds"] == [1.0, 2.0, 2.5, 3.5, 5.5]
+    assert joined["returns"] == [1.0, 2.0, 7.0, 8.0, 9.0] and joined["parameters"] == 3000
+
+
 def test_report_refuses_two_runs_of_one_seed_in_a_folder(tmp_path: Path) -> None:
-    """A run and its --resume continuation (or a seed trained twice) would count one seed twice, or crash the curve."""
+    """A seed trained twice (or two continuations of one run) would count one seed twice."""
     write_runs(tmp_path, {"perceiver": 0.0}, seeds=range(1))
     first = tmp_path / "Game-v0__perceiver__0__0"
-    resumed = tmp_path / "Game-v0__perceiver__0__1"
-    resumed.mkdir()
-    checkpoint = first / "checkpoints" / "model_300_steps.zip"
-    save_config(resumed, AgentConfig("Game-v0", "perceiver", 0, {}, {}, {}), {"resumed_from": str(checkpoint)})
-    rows = [f"{s},{s / 100},{s / 100},{s / 100},1,0.5" for s in (400, 500)]  # no evaluation step in common
-    (resumed / EVAL_CSV).write_text(",".join(EVAL_COLUMNS) + "\n" + "\n".join(rows) + "\n")
-    both = f"{first.name} and {resumed.name} are both perceiver seed 0"
-    message = (f"{both} ({resumed.name} continues {checkpoint} with --resume); a report counts each seed once: "
-               f"move one of them out of {tmp_path}")
+    again = tmp_path / "Game-v0__perceiver__0__1"
+    again.mkdir()
+    save_config(again, AgentConfig("Game-v0", "perceiver", 0, {}, {}, {}), {})
+    (again / EVAL_CSV).write_text((first / EVAL_CSV).read_text())
+    message = (f"{first.name} and {again.name} are both perceiver seed 0; a report counts each seed once: move one of "
+               f"them out of {tmp_path}")
     with pytest.raises(UsageError, match=re.escape(message)):
         build_report(tmp_path)
-    save_config(resumed, AgentConfig("Game-v0", "perceiver", 0, {}, {}, {}), {})  # the seed trained twice
-    with pytest.raises(UsageError, match=re.escape(f"{both}; a report counts each seed once")):
+    checkpoint = first / "checkpoints" / "model_200_steps.zip"
+    (again / "config.yaml").unlink()  # no longer a run
+    for name in ("Game-v0__perceiver__0__2", "Game-v0__perceiver__0__3"):
+        write_continuation(tmp_path, name, checkpoint, 200, [(300, 1.0, 5.0)])
+    both = f"{first.name} + Game-v0__perceiver__0__2 and {first.name} + Game-v0__perceiver__0__3"
+    with pytest.raises(UsageError, match=re.escape(f"{both} are both perceiver seed 0")):
         build_report(tmp_path)
     assert not (tmp_path / "report").exists()
+
+
+def test_report_notes_a_continuation_whose_first_run_is_elsewhere(tmp_path: Path) -> None:
+    write_runs(tmp_path, {"perceiver": 0.0}, seeds=range(1, 2))
+    write_continuation(tmp_path, "Game-v0__perceiver__0__1", Path("other/Game-v0__perceiver__0__0/model.zip"), 200,
+                       [(300, 1.0, 5.0)])
+    scores = json.loads((build_report(tmp_path).parent / "scores.json").read_text())
+    assert len(scores["runs"]) == 2
+    assert ("Game-v0__perceiver__0__1: continues other/Game-v0__perceiver__0__0/model.zip, not in this folder: its "
+            "curve starts at step 200 and its clock at 0") in scores["notes"]
 
 
 @pytest.mark.parametrize("core", CORES)

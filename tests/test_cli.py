@@ -187,7 +187,7 @@ def test_train_writes_the_run_folder(trained: Path) -> None:
     assert "_hparams_/experiment" in logged.PluginTagToContent("hparams")
 
 
-def test_resume_continues_in_a_new_folder(trained: Path) -> None:
+def test_resume_continues_in_a_new_folder(trained: Path, tmp_path: Path) -> None:
     logdir = trained.parent
     model_bytes = (trained / "model.zip").read_bytes()
     checkpoint = trained / "checkpoints" / "model_512_steps.zip"
@@ -197,8 +197,19 @@ def test_resume_continues_in_a_new_folder(trained: Path) -> None:
     (resumed,) = [p for p in logdir.iterdir() if p.is_dir() and p != trained]
     summary = json.loads((resumed / "summary.json").read_text())
     assert summary["timesteps"] == 1536  # from 512 steps to the total of 1536
-    assert yaml.safe_load((resumed / "config.yaml").read_text())["meta"]["resumed_from"] == str(checkpoint)
+    meta = yaml.safe_load((resumed / "config.yaml").read_text())["meta"]
+    assert meta["resumed_from"] == str(checkpoint) and meta["resumed_at_step"] == 512
     assert (trained / "model.zip").read_bytes() == model_bytes  # nothing overwritten
+    # a report over both runs, moved elsewhere, draws one seed: the first run's curve up to 512 steps, then the second's
+    moved = tmp_path / "moved"
+    for run in (trained, resumed):
+        shutil.copytree(run, moved / run.name)
+    result = cli("compare", "--report-only", str(moved), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (joined,) = json.loads((moved / "report" / "scores.json").read_text())["runs"]
+    assert joined["run"] == f"{trained.name} + {resumed.name}"
+    assert joined["timesteps"] == [256, 512, 768, 1024, 1280, 1536]
+    assert np.all(np.diff(joined["train_seconds"]) > 0)
 
 
 def test_eval_prints_and_saves_results_and_video(trained: Path) -> None:
