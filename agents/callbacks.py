@@ -1,4 +1,5 @@
-"""Training callbacks: timed evaluation with a CSV of (steps, time, return, success), throughput and hyperparameters.
+"""Training callbacks: timed evaluation with a CSV of (steps, time, return, success), throughput, hyperparameters,
+a wall-clock cap and a clean stop on Ctrl-C.
 
 Each evaluation appends a row to ``evaluations.csv``; ``train_seconds`` is wall-clock time spent training (rollouts and
 updates, evaluations excluded), so learning curves by time compare cores fairly. For attention policies each evaluation
@@ -9,8 +10,12 @@ from __future__ import annotations
 
 import csv
 import math
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import gymnasium as gym
@@ -35,6 +40,7 @@ class TimedEval(MaskableEvalCallback):
     the draw. The final model is evaluated at the end of training unless the last periodic evaluation already saw it.
     With ``attention_env`` (a rendering env the policy can be explained on), each evaluation logs the picture of the
     first decision in the episode seeded ``seed`` (the first evaluation episode's start) as ``eval/attention``.
+    Once ``ctrl_c`` has seen Ctrl-C there is no final evaluation.
     """
 
     def __init__(
@@ -48,6 +54,7 @@ class TimedEval(MaskableEvalCallback):
         masking: bool,
         echo: bool,
         attention_env: gym.Env | None = None,
+        ctrl_c: StopOnCtrlC | None = None,
     ) -> None:
         super().__init__(
             eval_env, n_eval_episodes=episodes, eval_freq=max(1, eval_freq // n_envs), log_path=str(run_dir),
@@ -57,6 +64,7 @@ class TimedEval(MaskableEvalCallback):
         self.csv_path = run_dir / EVAL_CSV
         self.echo = echo
         self.attention_env = attention_env
+        self.ctrl_c = ctrl_c
         self.start = time.perf_counter()
         self.start_steps = 0
         self.eval_seconds = 0.0
@@ -96,6 +104,8 @@ class TimedEval(MaskableEvalCallback):
         return keep_training
 
     def _on_training_end(self) -> None:
+        if self.ctrl_c is not None and self.ctrl_c.requested:
+            return  # the user asked to stop: no final evaluation (the last periodic one stands)
         if self.evaluations_timesteps[-1:] != [self.num_timesteps]:
             self.eval_freq = 1  # makes the parent's schedule fire now
             self._on_step()
@@ -153,6 +163,46 @@ class TimeCap(BaseCallback):
         if self.seconds is not None and self.clock.train_seconds >= self.seconds:
             self.reached = True
         return not self.reached
+
+
+class StopOnCtrlC(BaseCallback):
+    """Turns the first Ctrl-C (SIGINT) during training into a stop at the next env step; the second stops at once.
+
+    A ``KeyboardInterrupt`` raised anywhere inside ``learn()`` can land in the middle of a log write and leave
+    tensorboard's writer thread unwoken, so that closing the logs hung (a Ctrl-C test, 1 run in 6 under load); the
+    first Ctrl-C only sets ``requested`` and SB3 ends ``learn()`` normally at the next step. The second one raises
+    ``KeyboardInterrupt`` (the previous handler is back), for an env step that never returns. Use as a context manager
+    around ``learn()``: it owns SIGINT inside the block. Only the main thread may set signal handlers; elsewhere (a
+    Ray Tune trial) Tune handles Ctrl-C.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested = False
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> StopOnCtrlC:
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        if in_main_thread and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job's stays ignored
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        # no printing here: the handler can run inside a write to the same stream (tqdm's bar), a reentrant call
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _on_step(self) -> bool:
+        if self.requested:
+            print("\nCtrl-C: stopping and saving (press it again to stop at once)", file=sys.stderr, flush=True)
+        return not self.requested
 
 
 class HParams(BaseCallback):

@@ -2,8 +2,9 @@
 
 The data path: ``make_env`` (n_envs monitored envs) -> PPO/MaskablePPO rollouts -> the policy's core -> PPO loss;
 callbacks evaluate on a separate env, checkpoint, and log steps/s and hyperparameters to tensorboard. Ctrl-C stops
-training cleanly: the model and a checkpoint are saved and the logs closed. ``max_train_seconds`` stops it at a
-wall-clock cap (status ``time_capped``), after a final evaluation, like a completed run.
+training cleanly at the next env step (a second Ctrl-C at once): the model and a checkpoint are saved and the logs
+closed. ``max_train_seconds`` stops it at a wall-clock cap (status ``time_capped``), after a final evaluation, like a
+completed run.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.attention_view import attention_unsupported
-from agents.callbacks import HParams, Throughput, TimeCap, TimedEval
+from agents.callbacks import HParams, StopOnCtrlC, Throughput, TimeCap, TimedEval
 from agents.errors import UsageError
 from agents.factory import build_agent, count_parameters, is_maskable, load_agent, make_env
 from agents.presets import AgentConfig
@@ -102,9 +103,10 @@ def train(
     logger = configure(str(run_dir), ["csv", "tensorboard"])
     model.set_logger(logger)
 
+    ctrl_c = StopOnCtrlC()
     evaluation = TimedEval(
         eval_env, eval_seed, run_dir, config.run["eval_freq"], n_envs, config.run["eval_episodes"], is_maskable(env),
-        echo, picture_env.envs[0] if picture_env is not None else None,
+        echo, picture_env.envs[0] if picture_env is not None else None, ctrl_c,
     )
     checkpoints = CheckpointCallback(
         max(1, config.run["checkpoint_freq"] // n_envs), str(run_dir / CHECKPOINT_DIR), name_prefix=CHECKPOINT_PREFIX
@@ -112,7 +114,7 @@ def train(
     hparams = {"env_id": config.env_id, "core": config.core, "seed": config.seed, **config.run, **config.algo,
                **config.policy, **config.env, "parameters": meta["parameters"]}
     time_cap = TimeCap(evaluation, config.run.get("max_train_seconds"))
-    callbacks = [evaluation, checkpoints, Throughput(evaluation), HParams(hparams), time_cap]
+    callbacks = [ctrl_c, evaluation, checkpoints, Throughput(evaluation), HParams(hparams), time_cap]
     if on_evaluation is not None:
         callbacks.append(AfterEvaluation(evaluation, on_evaluation))
     progress = ProgressBarCallback() if echo else None
@@ -120,19 +122,23 @@ def train(
         print(f"Training {config.core} {type(model).__name__} on {config.env_id} ({meta['parameters']:,} parameters, "
               f"{total:,} steps, seed {config.seed}) -> {run_dir}", flush=True)
 
-    completed = False
+    returned = False  # learn() returned (at the budget, the time cap or the first Ctrl-C), not raised
     try:
-        model.learn(
-            total - model.num_timesteps, callback=CallbackList(callbacks + ([progress] if progress else [])),
-            reset_num_timesteps=resume is None,
-        )
-        completed = True
-    except KeyboardInterrupt:
+        with ctrl_c:
+            model.learn(
+                total - model.num_timesteps, callback=CallbackList(callbacks + ([progress] if progress else [])),
+                reset_num_timesteps=resume is None,
+            )
+        returned = True
+    except KeyboardInterrupt:  # the second Ctrl-C
         pass
     finally:
-        if not completed and progress is not None:
+        if not returned and progress is not None:
             progress.on_training_end()  # SB3 closes the bar only when learn() returns
-    status = ("time_capped" if time_cap.reached else "completed") if completed else "interrupted"
+    if not returned or (ctrl_c.requested and model.num_timesteps < total):
+        status = "interrupted"
+    else:
+        status = "time_capped" if time_cap.reached else "completed"
     # a second Ctrl-C must not break the saving; only the main thread may set signal handlers (a Ray Tune trial's
     # function runs in another thread, and Tune handles Ctrl-C there)
     in_main_thread = threading.current_thread() is threading.main_thread()

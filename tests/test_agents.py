@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 from pathlib import Path
 
 import gymnasium as gym
@@ -296,6 +298,32 @@ def test_max_train_seconds_stops_training_then_evaluates_and_saves(tmp_path: Pat
     env_id, packages, env_kwargs = eval_env_id(result.model_path, None, [])
     assert (env_id, env_kwargs) == (MINEFIELD, {"n_mines": 32})
     assert evaluate(result.model_path, env_id, 1, env_packages=packages, env_kwargs=env_kwargs)["episodes"] == 1
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_stops_training_cleanly_and_saves(tmp_path: Path, presses: int) -> None:
+    """The first Ctrl-C stops learn() at the next step (no final evaluation), the second at once; both save."""
+    from agents.training import train
+
+    def press_ctrl_c(evaluation: dict) -> None:
+        for _ in range(presses):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    overrides = {**TINY, **TINY_CORE["mlp"], "total_timesteps": 10**9, "eval_freq": 64, "eval_episodes": 1,
+                 "checkpoint_freq": 10**9, "n_mines": 8}
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even if pytest ignores it
+    try:
+        result = train(resolve_config(MINEFIELD, "mlp", overrides=overrides), tmp_path, echo=False,
+                       on_evaluation=press_ctrl_c)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    steps = result.summary["timesteps"]
+    assert result.status == result.summary["status"] == "interrupted"
+    assert steps == 64 + (presses == 1)  # one more env step (n_envs 1) after the first press; none after the second
+    assert (result.run_dir / "checkpoints" / f"model_{steps}_steps.zip").is_file() and result.model_path.is_file()
+    assert len((result.run_dir / EVAL_CSV).read_text().splitlines()) == 2  # the header and the evaluation at 64
+    assert PPO.load(result.model_path).num_timesteps == steps
 
 
 def test_linear_lr_schedule_decays_to_zero_over_the_run_and_is_saved(tmp_path: Path) -> None:
