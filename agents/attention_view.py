@@ -20,7 +20,6 @@ import numpy as np
 from agents.factory import deterministic_action
 from envs.render import BACKGROUND, GREY, WHITE, Canvas, weight_colors
 from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, explain
-from perceiver_rl.queries import chosen_queries
 
 PANEL_WIDTH = 224  # pixels beside the frame
 TOP_K = 5  # entities listed in the panel
@@ -87,7 +86,7 @@ def attention_view(env: gym.Env, model: Any, obs: dict[str, np.ndarray], action:
         present = np.flatnonzero(obs[f"{layout.actor}_mask"])  # True = present
         actor_slot = int(present[0]) if present.size else None
     dim = actor_slot or 0
-    query = int(chosen_queries(layout, actions)[0, dim])
+    query = int(ex.heads.chosen_queries(actions)[0, dim])
     relevance = ex.relevance[0, query]  # (N,)
     weights = {kind: relevance[s] for kind, s in ex.slices.items()}
     entries = [Entry(kind, int(slot), float(w[slot])) for kind, w in weights.items() for slot in np.flatnonzero(w)]

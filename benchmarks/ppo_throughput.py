@@ -1,80 +1,201 @@
-"""End-to-end PPO env-steps per second: PerceiverPolicy vs the Transformer core vs SB3's MultiInputPolicy (MLP).
+"""End-to-end PPO env steps per second: PerceiverPolicy vs the Transformer core vs SB3's MLP policy, and (with
+``--ref COMMIT``) this code against another commit's, side by side in one run.
 
-Run: ``python benchmarks/ppo_throughput.py`` (``--quick`` for a short check). The task is the shipped Minefield game
-at 16 and 128 mines (entities); n_envs=8 (DummyVecEnv) and SB3's default PPO settings (n_steps=2048, batch 64,
-10 epochs), so each run is one full rollout of 16,384 steps plus its update. Policies use their default sizes.
-One run per cell, side by side in one process, one torch thread each (SB3 issue #90). Writes
-``benchmarks/results/ppo_throughput.json``.
+Run: ``python benchmarks/ppo_throughput.py`` (``--quick`` for a short check). Tasks:
+
+- ``skirmish``: the flagship game with its shipped preset (``agents.make_agent``: per-actor queries, pointers,
+  action masks, MaskablePPO, the preset's sizes and PPO settings), ``--skirmish-steps`` env steps, no evaluations;
+- ``minefield16`` and ``minefield128``: Minefield at 16 and 128 mines with SB3's default PPO settings (n_steps 2048,
+  batch 64, 10 epochs), n_envs=8, one rollout + update, each policy at its default sizes (``CoreConfig()``).
+
+Every cell runs in a fresh process with one torch thread (SB3 issue #90) unless ``--threads`` says otherwise.
+``--ref COMMIT`` checks that commit out in a temporary git worktree and runs every cell with its code too (this
+script's cell runner with the commit's ``perceiver_rl``, ``agents`` and ``envs`` first on ``PYTHONPATH``), the two
+interleaved cell by cell and ``--repeats`` times, so that the machine's load hits both alike; the table gives the
+median and the range, and ``new / ref`` ratios. Writes ``benchmarks/results/ppo_throughput.json`` (``--out``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-from stable_baselines3 import PPO
-from stable_baselines3.common.env_util import make_vec_env
-
-from envs import Minefield
-from perceiver_rl import PerceiverPolicy, count_params
-
+ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "ppo_throughput.json"
 POLICIES = ("mlp", "perceiver", "transformer")
+TASKS = ("skirmish", "minefield16", "minefield128")
+NEW = "new"
 
 
-def steps_per_second(policy: str, n_mines: int, n_steps: int, device: str = "cpu", seed: int = 0) -> tuple[float, int]:
-    """Train one PPO iteration (8 envs x ``n_steps``) and return env steps per second and the policy's params."""
-    env = make_vec_env(Minefield, n_envs=8, seed=seed, env_kwargs=dict(n_mines=n_mines))
-    if policy == "mlp":
-        model = PPO("MultiInputPolicy", env, n_steps=n_steps, seed=seed, device=device)
+def run_cell(task: str, policy: str, steps: int, threads: int, device: str) -> dict:
+    """Train ``steps`` env steps of ``policy`` on ``task`` in this process; return steps/s and the policy's size.
+
+    Imports here, not at module level: a ``--ref`` cell must take ``perceiver_rl``, ``agents`` and ``envs`` from the
+    commit put first on ``PYTHONPATH``.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    import agents
+    import envs
+    from perceiver_rl import PerceiverPolicy
+
+    if task == "skirmish":
+        model = agents.make_agent("perceiver_rl/Skirmish-v0", core=policy, seed=0, device=device)
     else:
-        model = PPO(PerceiverPolicy, env, n_steps=n_steps, seed=seed, device=device, policy_kwargs=dict(core=policy))
+        n_mines = int(task.removeprefix("minefield"))
+        env = make_vec_env(envs.Minefield, n_envs=8, seed=0, env_kwargs=dict(n_mines=n_mines))
+        n_steps = steps // 8
+        if policy == "mlp":
+            model = PPO("MultiInputPolicy", env, n_steps=n_steps, seed=0, device=device)
+        else:
+            model = PPO(PerceiverPolicy, env, n_steps=n_steps, seed=0, device=device, policy_kwargs=dict(core=policy))
     start = time.perf_counter()
-    model.learn(n_steps * 8)
+    model.learn(steps)
     elapsed = time.perf_counter() - start
-    env.close()
-    return model.num_timesteps / elapsed, count_params(model.policy)
+    model.env.close()
+    params = sum(p.numel() for p in model.policy.parameters() if p.requires_grad)
+    return {"steps_per_s": model.num_timesteps / elapsed, "params": params, "steps": model.num_timesteps,
+            "code_root": str(Path(agents.__file__).resolve().parents[1])}
+
+
+def cell_in_subprocess(code_root: Path, task: str, policy: str, steps: int, threads: int, device: str) -> dict:
+    """:func:`run_cell` in a fresh process whose ``perceiver_rl``, ``agents`` and ``envs`` come from ``code_root``."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(code_root), os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, __file__, "--cell", task, policy, "--steps", str(steps), "--threads", str(threads),
+               "--device", device]
+    done = subprocess.run(command, env=env, cwd=code_root, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"cell {task} {policy} ({code_root}) failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if Path(result["code_root"]) != code_root.resolve():  # the cell must have run the code it was given
+        raise RuntimeError(f"cell {task} {policy} imported its code from {result['code_root']}, not {code_root}")
+    return result
+
+
+def git(*args: str) -> str:
+    """Run git in the repository; return its stdout."""
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
+@contextmanager
+def worktree(commit: str) -> Iterator[Path]:
+    """A temporary detached git worktree of ``commit``, removed afterwards."""
+    sha = git("rev-parse", "--verify", f"{commit}^{{commit}}")
+    path = Path(tempfile.mkdtemp(prefix=f"ppo_ref_{sha[:8]}_"))
+    git("worktree", "add", "--detach", str(path), sha)
+    try:
+        yield path
+    finally:
+        git("worktree", "remove", "--force", str(path))
+
+
+def cell_steps(task: str, args: argparse.Namespace) -> int:
+    """Env steps of one cell: one Minefield rollout (8 envs x n_steps), or ``--skirmish-steps``."""
+    if task == "skirmish":
+        return args.skirmish_steps
+    return 8 * (256 if args.quick else 2048)
+
+
+def summarise(rows: list[dict], has_ref: bool) -> dict[str, float]:
+    """The ratios the targets read: Perceiver over MLP and over the Transformer, and new over ref."""
+    by = {(r["task"], r["policy"], r["code"]): r["steps_per_s"] for r in rows}
+    checks = {}
+    for task, policy in (("skirmish", "mlp"), ("minefield16", "mlp"), ("minefield128", "transformer")):
+        if (task, "perceiver", NEW) in by and (task, policy, NEW) in by:
+            checks[f"{task}: perceiver / {policy}"] = by[task, "perceiver", NEW] / by[task, policy, NEW]
+    if has_ref:
+        for (task, policy, code), value in by.items():
+            if code == NEW and (task, policy, "ref") in by:
+                checks[f"{task}: {policy} new / ref"] = value / by[task, policy, "ref"]
+    return checks
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="n_steps=256 instead of SB3's default 2048")
+    parser.add_argument("--quick", action="store_true", help="Minefield n_steps 256 instead of SB3's 2048")
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+    parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))
+    parser.add_argument("--skirmish-steps", type=int, default=8192, help="env steps of a Skirmish cell")
+    parser.add_argument("--ref", metavar="COMMIT", help="also run every cell with this commit's code, interleaved")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of every cell (median and range reported)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--cell", nargs=2, metavar=("TASK", "POLICY"), help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    n_steps = 256 if args.quick else 2048
+    if args.cell:  # a child process: one measurement, printed as one JSON line
+        print(json.dumps(run_cell(*args.cell, args.steps, args.threads, args.device)))
+        return
+    with worktree(args.ref) if args.ref else _no_ref() as ref_root:
+        codes = {NEW: ROOT, **({"ref": ref_root} if ref_root else {})}
+        samples: dict[tuple[str, str, str], list[dict]] = {}
+        for repeat in range(args.repeats):
+            for task in args.tasks:
+                for policy in args.policies:
+                    for code, root in codes.items():
+                        result = cell_in_subprocess(root, task, policy, cell_steps(task, args), args.threads,
+                                                    args.device)
+                        samples.setdefault((task, policy, code), []).append(result)
+                        print(f"  [{repeat + 1}/{args.repeats}] {task:12s} {policy:11s} {code:3s} "
+                              f"{result['steps_per_s']:8.0f} steps/s", flush=True)
     rows = []
-    for n_mines in (16, 128):
-        for policy in POLICIES:
-            fps, params = steps_per_second(policy, n_mines, n_steps, args.device)
-            rows.append({"entities": n_mines, "policy": policy, "steps_per_s": fps, "params": params})
-            print(f"  measured {policy:12s} N={n_mines:4d}: {fps:8.0f} steps/s", flush=True)
-    by = {(r["entities"], r["policy"]): r["steps_per_s"] for r in rows}
-    checks = {
-        "perceiver_over_mlp_n16": by[(16, "perceiver")] / by[(16, "mlp")],
-        "perceiver_over_transformer_n128": by[(128, "perceiver")] / by[(128, "transformer")],
-        "perceiver_over_transformer_n16": by[(16, "perceiver")] / by[(16, "transformer")],
-    }
-    print(f"\nPPO (n_envs=8, n_steps={n_steps}, batch 64, 10 epochs), {args.device}, {args.threads} thread(s)")
-    print(f"{'entities':>8s} {'policy':12s} {'steps/s':>8s} {'params':>8s}")
+    for (task, policy, code), results in samples.items():
+        speeds = [r["steps_per_s"] for r in results]
+        rows.append({"task": task, "policy": policy, "code": code, "steps_per_s": statistics.median(speeds),
+                     "min": min(speeds), "max": max(speeds), "runs": len(speeds), "params": results[0]["params"],
+                     "steps": results[0]["steps"]})
+    checks = summarise(rows, bool(args.ref))
+    head = git("rev-parse", "--short", "HEAD") + (" (modified)" if git("status", "--porcelain", "--untracked-files=no")
+                                                  else "")
+    print(f"\nPPO env steps/s, {args.device}, {args.threads} thread(s), {args.repeats} run(s) per cell (median "
+          f"[min, max]); new = {head}" + (f", ref = {args.ref}" if args.ref else ""))
+    print(f"{'task':12s} {'policy':11s} {'code':4s} {'steps/s':>8s} {'range':>15s} {'params':>8s}")
     for r in rows:
-        print(f"{r['entities']:8d} {r['policy']:12s} {r['steps_per_s']:8.0f} {r['params']:8d}")
+        spread = f"[{r['min']:.0f}, {r['max']:.0f}]"
+        print(f"{r['task']:12s} {r['policy']:11s} {r['code']:4s} {r['steps_per_s']:8.0f} {spread:>15s} "
+              f"{r['params']:8d}")
     print()
     for key, value in checks.items():
-        print(f"{key:36s} {value:.2f}")
+        print(f"{key:40s} {value:.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    machine = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or platform.machine()
-    meta = {"machine": machine, "device": args.device, "threads": args.threads, "n_steps": n_steps,
-            "torch": torch.__version__, "command": " ".join(["python", *sys.argv])}
-    args.out.write_text(json.dumps({"meta": meta, "rows": rows, "checks": checks}, indent=2))
+    meta = {"machine": _machine(args.device), "device": args.device, "threads": args.threads,
+            "repeats": args.repeats, "new": head, "ref": args.ref, "python": platform.python_version(),
+            "command": " ".join(["python", *sys.argv])}
+    args.out.write_text(json.dumps({"meta": meta, "rows": rows, "checks": checks}, indent=2) + "\n")
     print(f"\nwrote {args.out}")
+
+
+@contextmanager
+def _no_ref() -> Iterator[None]:
+    yield None
+
+
+def _machine(device: str) -> str:
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.get_device_name()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

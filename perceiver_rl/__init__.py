@@ -1,5 +1,6 @@
 """perceiver-rl: Perceiver IO cores and stable-baselines3 policies for games with many entities, and any Gym env."""
 
+from perceiver_rl.actions import ActionLayout, action_layout
 from perceiver_rl.attention import LearnedArray
 from perceiver_rl.core import Encoding, EntityCore
 from perceiver_rl.cost import CoreCost, core_cost, count_params, policy_flops
@@ -11,7 +12,7 @@ from perceiver_rl.network import CORES, CoreConfig, ObservationEncoder, make_cor
 from perceiver_rl.observations import ObservationSpec, TokenSource, parse_observation_space
 from perceiver_rl.perceiver import PerceiverIO
 from perceiver_rl.policies import MaskablePerceiverPolicy, PerceiverPolicy
-from perceiver_rl.queries import ActionLayout, ActionQueries, GaussianQueries, action_layout
+from perceiver_rl.queries import ActionQueries, DecisionHeads, GaussianQueries
 from perceiver_rl.tokens import (
     CategoricalTokenizer,
     EntityTokenizer,
@@ -26,6 +27,7 @@ __all__ = [
     "ActionLayout",
     "ActionQueries",
     "CoreConfig",
+    "DecisionHeads",
     "CategoricalTokenizer",
     "EntityTokenizer",
     "FeatureTokenizer",

@@ -9,9 +9,10 @@ import numpy as np
 import torch
 from stable_baselines3.common.preprocessing import preprocess_obs
 
+from perceiver_rl.actions import ActionLayout
 from perceiver_rl.entities import GLOBAL_KEY
 from perceiver_rl.policies import _EntityActorCritic
-from perceiver_rl.queries import ActionLayout, chosen_queries, query_names
+from perceiver_rl.queries import DecisionHeads
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,12 @@ class Explanation:
     relevance: np.ndarray
     query_names: list[str]
     slices: dict[str, slice]
-    layout: ActionLayout
+    heads: DecisionHeads
+
+    @property
+    def layout(self) -> ActionLayout:
+        """The action layout of the heads whose queries are explained."""
+        return self.heads.layout
 
     def entities(self, query: int | str) -> dict[str, np.ndarray]:
         """Per entity type (or key), the relevance (B, max_T) of each slot (token) to one query (an index or a name)."""
@@ -34,8 +40,12 @@ class Explanation:
         return {name: self.relevance[:, index, s] for name, s in self.slices.items()}
 
     def for_actions(self, actions: np.ndarray) -> np.ndarray:
-        """The relevance (B, dims, N) of the query that decided each dimension of ``actions`` (B, dims)."""
-        index = chosen_queries(self.layout, actions)  # (B, dims)
+        """The relevance (B, dims, N) of the query that decided each dimension of ``actions``: (B, dims), or (dims,)
+        for one observation (then B is 1)."""
+        index = self.heads.chosen_queries(actions)  # (B, dims)
+        if len(index) != len(self.relevance):
+            raise ValueError(f"actions: expected the actions of {len(self.relevance)} observation(s), got "
+                             f"{len(index)}")
         return np.take_along_axis(self.relevance, index[..., None], axis=1)
 
 
@@ -55,7 +65,7 @@ def explain(model: Any, obs: dict[str, np.ndarray] | np.ndarray) -> Explanation:
     obs_tensor, _ = policy.obs_to_tensor(obs)
     with torch.no_grad():
         tokens = policy.encoder.tokenizer(preprocess_obs(obs_tensor, policy.observation_space, normalize_images=False))
-        queries, _, _ = policy.heads.queries(tokens)
+        queries, _ = policy.heads.queries(tokens)
         relevance = policy.encoder.core.relevance(tokens.tokens, tokens.mask, queries)  # (B, Q, N_tokens)
     entities = policy.encoder.spec.entities
     dropped = tokens.slices[GLOBAL_KEY] if entities is not None and entities.global_dim else slice(0, 0)
@@ -68,4 +78,4 @@ def explain(model: Any, obs: dict[str, np.ndarray] | np.ndarray) -> Explanation:
     }
     total = relevance.sum(dim=-1, keepdim=True)
     relevance = torch.where(total > 0, relevance / total.clamp_min(1e-12), 0.0)
-    return Explanation(relevance.cpu().numpy(), query_names(policy.heads.layout), slices, policy.heads.layout)
+    return Explanation(relevance.cpu().numpy(), policy.heads.query_names(), slices, policy.heads)

@@ -4,9 +4,10 @@ Data flow of one step::
 
     obs ──ObservationTokenizer──> tokens (B, N, D), mask (B, N)  (entities, vectors, categories, image patches)
              ──core.encode──────> encoding (Perceiver: latents (B, L, D); Transformer: entities (B, N, D) + mask)
-    queries  = [value query] + action queries (learned per verb; per actor from its own token; pointer queries)
+    queries  = [value query] + one query per decision (learned per dimension, or per actor from its own token)
              ──core.decode──────> (B, Q, D) ──heads──> flat logits (B, sum(choices)), value (B, 1)
-    logits   ──SB3 (Maskable)Categorical / MultiCategorical──> actions, log-probs, entropy
+                                  (verbs: a readout vector each; pointers: a projection dotted with target keys)
+    logits   ──SB3 (Maskable)Categorical / BatchedMultiCategorical──> actions, log-probs, entropy
     (Box actions: one query per dimension -> means (B, dims); with the learned log_std -> SB3 DiagGaussian)
 
 ``core="perceiver" | "transformer"`` is the only switch between the two cores; tokens, queries and heads are
@@ -27,8 +28,10 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.preprocessing import preprocess_obs
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 
+from perceiver_rl.actions import action_layout
+from perceiver_rl.distributions import BatchedMultiCategorical
 from perceiver_rl.network import CoreConfig, ObservationEncoder
-from perceiver_rl.queries import ActionQueries, GaussianQueries, action_layout
+from perceiver_rl.queries import ActionQueries, GaussianQueries
 
 
 class _EntityActorCritic:
@@ -67,7 +70,12 @@ class _EntityActorCritic:
         layout = action_layout(self.action_space, self.encoder.spec.entities, self.actor, self.targets)
         dim = self.core_config.dim
         # only PerceiverPolicy reaches Box actions (the maskable one refuses them), and it has SB3's log_std_init
-        self.heads = GaussianQueries(layout, dim, self.log_std_init) if layout.box_dims else ActionQueries(layout, dim)
+        entities = self.encoder.spec.entities
+        global_context = entities is not None and entities.global_dim > 0
+        self.heads = (GaussianQueries(layout, dim, global_context, self.log_std_init) if layout.box_dims
+                      else ActionQueries(layout, dim, global_context))
+        if isinstance(self.action_space, spaces.MultiDiscrete):  # SB3's is a Categorical per dimension
+            self.action_dist = BatchedMultiCategorical(list(self.action_space.nvec))
         kwargs = dict(self.optimizer_kwargs)
         if self.optimizer_class in (torch.optim.Adam, torch.optim.AdamW) and not {"fused", "foreach"} & set(kwargs):
             kwargs["fused"] = True  # the same update, in one pass over all the small tensors
@@ -84,18 +92,26 @@ class _EntityActorCritic:
         tokens, encoding = self.encoder(obs)
         return self.heads(tokens, encoding, self.encoder.core)
 
-    def _distribution(self, obs: PyTorchObs, action_masks: np.ndarray | None) -> tuple[Distribution, torch.Tensor]:
+    def _distribution(
+        self, obs: PyTorchObs, action_masks: np.ndarray | None, check_masks: bool = False
+    ) -> tuple[Distribution, torch.Tensor]:
         logits, values = self.logits_and_values(obs)
         if isinstance(self.action_dist, DiagGaussianDistribution):
             return self.action_dist.proba_distribution(logits, self.heads.log_std), values
         distribution = self.action_dist.proba_distribution(action_logits=logits)
         if action_masks is not None:
+            if check_masks:
+                self.heads.check_action_masks(logits, torch.as_tensor(action_masks, device=logits.device))
             distribution.apply_masking(action_masks)
         return distribution, values
 
     def forward(self, obs: PyTorchObs, deterministic: bool = False, action_masks: np.ndarray | None = None):
-        """Actions, values (B, 1) and log-probabilities (B,) for a batch of observations."""
-        distribution, values = self._distribution(obs, action_masks)
+        """Actions, values (B, 1) and log-probabilities (B,) for a batch of observations.
+
+        The action masks of an acting step (here and in :meth:`get_distribution`) are checked
+        (:meth:`~perceiver_rl.queries.ActionQueries.check_action_masks`); PPO's update reuses them as they were.
+        """
+        distribution, values = self._distribution(obs, action_masks, check_masks=True)
         actions = distribution.get_actions(deterministic=deterministic)
         log_prob = distribution.log_prob(actions)
         return actions.reshape((-1, *self.action_space.shape)), values, log_prob
@@ -107,7 +123,7 @@ class _EntityActorCritic:
 
     def get_distribution(self, obs: PyTorchObs, action_masks: np.ndarray | None = None) -> Distribution:
         """The action distribution for a batch of observations."""
-        return self._distribution(obs, action_masks)[0]
+        return self._distribution(obs, action_masks, check_masks=True)[0]
 
     def predict_values(self, obs: PyTorchObs) -> torch.Tensor:
         """The value estimates (B, 1)."""

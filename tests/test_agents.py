@@ -84,8 +84,9 @@ def test_make_agent_builds_every_game_and_core(env_id: str, core: str) -> None:
         assert isinstance(agent.policy, MaskablePerceiverPolicy if maskable else PerceiverPolicy)
         assert agent.policy.core_config.core == core and agent.policy.core_config.dim == 16
     assert agent.seed == 0 and agent.n_steps == 16
+    obs = env.reset()  # the masks of the state just reset (before a reset an env may allow nothing)
     masks = {"action_masks": env.env_method("action_masks")[0]} if maskable else {}
-    action, _ = agent.predict(env.reset(), **masks)
+    action, _ = agent.predict(obs, **masks)
     assert env.action_space.contains(action[0])
 
 

@@ -65,9 +65,9 @@ def test_attention_frame_draws_rings_and_a_panel(game: str, core: str) -> None:
     assert (frame[:, :FRAME_SIZE][around] != plain[around]).any()  # a ring around the most relevant entity
     if game == "skirmish":  # the decision shown is the first present ally's, and it is marked
         assert view.actor_slot == int(np.flatnonzero(obs["ally_mask"])[0])
-        assert view.query.startswith(f"ally[{view.actor_slot}]/")
+        assert view.query == f"ally[{view.actor_slot}]"
     else:
-        assert view.actor_slot is None and view.query == "dim0/pointer"
+        assert view.actor_slot is None and view.query == "dim0"
         assert view.action == f"target item[{int(action)}]"
 
 

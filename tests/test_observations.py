@@ -161,7 +161,7 @@ def test_box_actions_gaussian_head_learns_runs_and_round_trips(core, tmp_path):
     loaded = PPO.load(tmp_path / "m.zip", device="cpu")
     np.testing.assert_allclose(loaded.predict(obs, deterministic=True)[0], actions, atol=1e-6)
     ex = explain(model, obs)
-    assert ex.relevance.shape == (5, 3, 3) and ex.query_names == ["value", "dim0/mean", "dim1/mean"]
+    assert ex.relevance.shape == (5, 3, 3) and ex.query_names == ["value", "dim0", "dim1"]
     np.testing.assert_allclose(ex.relevance.sum(-1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(ex.for_actions(actions)[:, 1], ex.relevance[:, 2])
 

@@ -20,7 +20,9 @@ from perceiver_rl import (
     explain,
     policy_flops,
 )
-from perceiver_rl.queries import NEG_LOGIT, ActionLayout, chosen_queries, query_names
+from perceiver_rl.actions import ActionLayout
+from perceiver_rl.distributions import NEG_LOGIT
+from perceiver_rl.queries import ActionQueries, VerbReadout
 
 
 class SquadEnv(gym.Env):
@@ -96,9 +98,9 @@ def test_per_actor_pointer_logits(core):
     assert torch.isfinite(dist.entropy()).all()
     # padded slots contribute nothing to log-prob and entropy
     for i in [1, 3]:
-        assert torch.all(dist.distribution[i].log_prob(actions[:, i]) == 0)
-        assert torch.all(dist.distribution[i].entropy() == 0)
-    assert torch.all(dist.distribution[0].entropy() > 0)
+        assert torch.all(dist.log_prob_per_dim(actions)[:, i] == 0)
+        assert torch.all(dist.entropy_per_dim()[:, i] == 0)
+    assert torch.all(dist.entropy_per_dim()[:, 0] > 0)
 
 
 @pytest.mark.parametrize("core", CORES)
@@ -117,28 +119,29 @@ def test_pointer_logits_follow_target_permutation(core):
 def test_discrete_learned_queries_and_pure_pointer():
     env = MajorityTask()
     model = PPO(PerceiverPolicy, env, n_steps=8, batch_size=8, policy_kwargs=TINY)
-    assert model.policy.heads.verb_queries().shape == (2, 16)  # one learned query per choice
+    assert model.policy.heads.learned_queries().shape == (1, 16)  # one learned query for the one decision
+    assert model.policy.heads.verb_readout.weight.shape == (2, 16)  # read to its 2 verbs by a vector each
     pointer = PPO(PerceiverPolicy, PointerTask(max_items=32), n_steps=8, batch_size=8,
                   policy_kwargs=dict(targets="item", **TINY))
-    assert pointer.policy.heads.verb_queries().shape == (0, 16)  # a pure pointer: no verbs
+    assert pointer.policy.heads.verb_readout.weight.shape == (0, 16)  # a pure pointer: no verbs
     action, _ = pointer.predict(pointer.env.reset())  # a VecEnv batch of one
     assert action.shape == (1,) and 0 <= int(action[0]) < 32
 
 
-def test_each_verb_query_has_its_own_readout():
-    """Identical decoded outputs still give different verb logits, and a change of the outputs common to all verb
-    queries (what a state changes at initialisation) moves the verbs' log-probabilities apart. A readout shared by
-    the queries would give equal logits and a uniform policy in every such state (the Majority seed that never left
-    it, docs/RESULTS.md)."""
-    from perceiver_rl.queries import QueryReadout
-
-    readout = QueryReadout(3, 16)
-    assert readout.weight.shape == (3, 16) and readout.bias.shape == (3,)
-    same = torch.randn(5, 1, 16).expand(5, 3, 16)  # (B, verbs, D): every verb query decoded to the same vector
-    logits = readout(same)  # (B, verbs)
-    assert logits.shape == (5, 3) and logits.std(dim=1).min() > 0
-    log_probs = torch.log_softmax(logits, dim=1)
+def test_each_verb_has_its_own_readout():
+    """One decoded vector per decision still gives different verb logits, and what a state changes in that vector
+    moves the verbs' log-probabilities apart. A readout shared by the verbs would give equal logits and a uniform
+    policy in every state (the Majority seed that never left it, docs/RESULTS.md)."""
+    readout = VerbReadout((3, 2), 16)  # two decisions: 3 verbs, then 2, each verb with its own vector
+    assert readout.weight.shape == (5, 16) and readout.bias.shape == (5,)
+    decided = torch.randn(5, 2, 16)  # (B, decisions, D)
+    logits = readout(decided)  # (B, 3 + 2)
+    assert logits.shape == (5, 5)
+    torch.testing.assert_close(logits[:, 3:], decided[:, 1] @ readout.weight[3:].T + readout.bias[3:])
+    log_probs = torch.log_softmax(logits[:, :3], dim=1)
     assert log_probs.std(dim=0).min() > 1e-4  # the verbs' log-probabilities vary from state to state
+    shared = VerbReadout((3, 3, 3), 16, shared=True)  # actors: every actor's 3 verbs read by the same 3 vectors
+    assert shared.weight.shape == (3, 16) and shared(torch.randn(5, 3, 16)).shape == (5, 3, 3)
 
 
 @pytest.mark.parametrize("core", CORES)
@@ -154,7 +157,7 @@ def test_every_query_carries_the_global_features(core):
     policy = model.policy
     with torch.no_grad():
         tokens = policy.encoder.tokenizer(preprocess_obs(policy.obs_to_tensor(obs)[0], policy.observation_space))
-        queries, _, _ = policy.heads.queries(tokens)  # (B, Q, D)
+        queries, _ = policy.heads.queries(tokens)  # (B, Q, D)
     differs = (queries[0] - queries[1]).abs().amax(-1)  # (Q,)
     assert bool((differs > 1e-3).all())
 
@@ -336,22 +339,37 @@ def test_explain_weights(core):
     obs["enemy_mask"][2] = 0
     obs["unit_mask"][2] = 0  # a state with no entity at all
     ex = explain(model, obs)
-    assert ex.relevance.shape == (3, 1 + 4 * (3 + 1), 9)
-    assert ex.query_names[:2] == ["value", "unit[0]/verb0"] and ex.query_names[4] == "unit[0]/pointer"
+    assert ex.relevance.shape == (3, 1 + 4, 9)  # the value query and one query per unit slot
+    assert ex.query_names == ["value", "unit[0]", "unit[1]", "unit[2]", "unit[3]"]
     present = np.concatenate([obs["enemy_mask"], obs["unit_mask"]], axis=1).astype(bool)  # spec order: enemy, unit
     assert (ex.relevance >= 0).all()
     assert (ex.relevance.transpose(0, 2, 1)[~present] == 0).all()
     np.testing.assert_allclose(ex.relevance[:2].sum(-1), 1.0, rtol=1e-5)
     assert (ex.relevance[2] == 0).all()
     assert ex.entities("value")["enemy"].shape == (3, 5)
-    # the chosen action's query: verb 1 of unit 0 and the pointer of unit 1
+    # the chosen action's query: each unit's own, for a verb (unit 0) and a pointer (unit 1) alike
     chosen = ex.for_actions(np.array([[1, 5, 0, 0]] * 3))
-    np.testing.assert_array_equal(chosen[:, 0], ex.relevance[:, 2])
-    np.testing.assert_array_equal(chosen[:, 1], ex.relevance[:, ex.query_names.index("unit[1]/pointer")])
+    np.testing.assert_array_equal(chosen[:, 0], ex.relevance[:, 1])
+    np.testing.assert_array_equal(chosen[:, 1], ex.relevance[:, ex.query_names.index("unit[1]")])
     # permuting the enemies permutes their weights
     perm = np.array([4, 0, 3, 1, 2])
     permuted = explain(model, dict(obs, enemy=obs["enemy"][:, perm], enemy_mask=obs["enemy_mask"][:, perm]))
-    np.testing.assert_allclose(permuted.entities(7)["enemy"], ex.entities(7)["enemy"][:, perm], atol=1e-6)
+    np.testing.assert_allclose(permuted.entities(3)["enemy"], ex.entities(3)["enemy"][:, perm], atol=1e-6)
+
+
+def test_explain_one_observation_and_its_action():
+    """One observation in, its one action in (as ``model.predict`` returns it): the chosen queries' relevance."""
+    model = squad_model("perceiver")
+    obs = SquadEnv().observation_space.sample()
+    action, _ = model.predict(obs, deterministic=True)  # (4,): one choice per unit slot
+    ex = explain(model, obs)
+    chosen = ex.for_actions(action)
+    assert chosen.shape == (1, 4, 9)
+    np.testing.assert_array_equal(chosen[0], ex.relevance[0, 1:])
+    with pytest.raises(ValueError, match=r"actions: expected shape \(B, 4\), \(4,\) or \(B,\) for one dimension, got"):
+        ex.for_actions(np.zeros(3, dtype=int))
+    with pytest.raises(ValueError, match="actions: expected the actions of 1 observation"):
+        ex.for_actions(np.zeros((2, 4), dtype=int))
 
 
 def test_explain_rejects_other_policies():
@@ -360,13 +378,44 @@ def test_explain_rejects_other_policies():
         explain(model, SquadEnv().observation_space.sample())
 
 
-def test_chosen_queries_without_actor():
+def test_one_decoder_query_per_decision():
+    """Each action dimension is decided by one query whatever its choice (verb or pointer): Q = 1 + dims."""
     layout = ActionLayout(choices=(5, 5), actor=None, targets="item", num_targets=3)  # 2 verbs + 3 items each
-    names = query_names(layout)
-    assert names == ["value", "dim0/verb0", "dim0/verb1", "dim1/verb0", "dim1/verb1", "dim0/pointer", "dim1/pointer"]
-    index = chosen_queries(layout, np.array([[1, 4], [3, 0]]))
-    decided_by = [[names[i] for i in row] for row in index]
-    assert decided_by == [["dim0/verb1", "dim1/pointer"], ["dim0/pointer", "dim1/verb0"]]
+    heads = ActionQueries(layout, 16)
+    names = heads.query_names()
+    assert names == ["value", "dim0", "dim1"]
+    index = heads.chosen_queries(np.array([[1, 4], [3, 0]]))
+    assert [[names[i] for i in row] for row in index] == [["dim0", "dim1"], ["dim0", "dim1"]]
+    # per actor: the value and one query per unit slot (Skirmish: 1 + 8 queries, not 1 + 8 * (9 verbs + 1 pointer))
+    model = squad_model("perceiver")
+    obs, _ = model.policy.obs_to_tensor(obs_batch(SquadEnv()))
+    from stable_baselines3.common.preprocessing import preprocess_obs
+
+    tokens = model.policy.encoder.tokenizer(preprocess_obs(obs, model.policy.observation_space))
+    queries, query_mask = model.policy.heads.queries(tokens)
+    assert queries.shape == (4, 1 + 4, 16) and query_mask.shape == (4, 1 + 4)
+
+
+def test_masks_that_close_every_possible_choice_are_refused():
+    """A padded unit's only possible choice is its no-op (0): a mask closing it leaves nothing to sample, and
+    sb3-contrib would pick uniformly among impossible choices. Acting refuses it in one line."""
+    model = squad_model("perceiver", algo=MaskablePPO, policy=MaskablePerceiverPolicy)
+    obs = obs_batch(SquadEnv(), n=1)
+    obs["unit_mask"][:] = [1, 1, 0, 0]
+    masks = np.ones((1, 4 * 8), dtype=bool)
+    model.predict(obs, action_masks=masks)  # choice 0 open for the padded slots: fine
+    masks.reshape(4, 8)[2, 0] = False
+    with pytest.raises(ValueError, match=r"action_masks: sample 0 leaves unit\[2\] no choice open .* needs choice 0"):
+        model.predict(obs, action_masks=masks)
+
+
+def test_a_pure_pointer_with_no_target_present_is_refused():
+    model = PPO(PerceiverPolicy, PointerTask(max_items=8), n_steps=8, batch_size=8,
+                policy_kwargs=dict(targets="item", **TINY))
+    obs = PointerTask(max_items=8).observation_space.sample()
+    obs["item_mask"][:] = 0
+    with pytest.raises(ValueError, match="observation: a sample has no 'item' present, and with no verbs"):
+        model.predict(obs)
 
 
 def test_policy_flops_counts_one_env_step():
