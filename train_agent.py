@@ -310,7 +310,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def report_source(args: argparse.Namespace) -> Path:
     """What ``--report-only`` reports on: the one folder or scores file given, or several merged into ``--into``."""
-    from agents.report import merge_scores
+    from agents.score_merging import merge_scores
 
     sources = args.report_only
     missing = [str(source) for source in sources if not source.exists()]

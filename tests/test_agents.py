@@ -19,8 +19,9 @@ import envs
 from agents import CORES, AgentConfig, UsageError, make_agent, resolve_config
 from agents.callbacks import EVAL_COLUMNS
 from agents.presets import game_presets, parse_assignment
-from agents.report import build_report, merge_scores
+from agents.report import build_report
 from agents.rundir import EVAL_CSV, save_config
+from agents.score_merging import merge_scores
 from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy
 
 SKIRMISH = "perceiver_rl/Skirmish-v0"
@@ -254,7 +255,7 @@ def test_bootstrap_intervals_are_reproducible_and_leave_numpy_alone():
     """rliable resamples with numpy's global generator: the report seeds it per call and restores it."""
     from rliable import metrics
 
-    from agents.report import _interval
+    from agents.report_stats import bootstrap_interval as _interval
 
     scores = np.array([[9.75], [9.6], [9.9], [9.45], [9.85]])
     iqm = lambda s: np.array([metrics.aggregate_iqm(s)])  # noqa: E731
