@@ -21,8 +21,10 @@ from typing import Any
 import yaml
 
 from agents.errors import UsageError
+from perceiver_rl import CORES
 
-CORES = ("perceiver", "transformer", "mlp")
+#: The cores an agent can have: perceiver_rl's attention cores, and SB3's MLP policy as the no-attention reference.
+AGENT_CORES = (*CORES, "mlp")
 SECTIONS = ("run", "algo", "policy", "env")
 PRESET_DIR = Path(__file__).parent / "presets"
 DEFAULT_PRESET = PRESET_DIR / "default.yaml"
@@ -92,8 +94,8 @@ def game_presets() -> dict[str, Path]:
 
 def preset_sections(env_id: str, core: str) -> Sections:
     """The preset hyperparameters of ``core`` on ``env_id``: default.yaml, then the game's file if there is one."""
-    if core not in CORES:
-        raise UsageError(f"unknown core {core!r}; choose from {list(CORES)}")
+    if core not in AGENT_CORES:
+        raise UsageError(f"unknown core {core!r}; choose from {list(AGENT_CORES)}")
     sections: Sections = {name: {} for name in SECTIONS}
     files = [DEFAULT_PRESET] + [path for game, path in game_presets().items() if game == env_id]
     for path in files:
@@ -162,8 +164,8 @@ def overrides_for_core(overrides: Mapping[str, Any], core: str) -> dict[str, Any
         prefix, dot, name = key.rpartition(".")
         if not dot:
             selected[key] = value
-        elif prefix not in CORES:
-            raise UsageError(f"--set {key}: {prefix!r} is not a core; qualify keys with one of {list(CORES)}")
+        elif prefix not in AGENT_CORES:
+            raise UsageError(f"--set {key}: {prefix!r} is not a core; qualify keys with one of {list(AGENT_CORES)}")
         elif prefix == core:
             selected[name] = value
     return selected
