@@ -142,7 +142,7 @@ def run_trial(config: dict[str, Any]) -> None:
     """
     core, seed = config["core"], config["seed"]
     agent = AgentConfig.from_dict({**config["agents"][core], "seed": seed})
-    apply_overrides({name: getattr(agent, name) for name in SECTIONS}, config["hparams"], "--search")
+    apply_overrides({name: getattr(agent, name) for name in SECTIONS}, core, config["hparams"], "--search")
     folder = Path(config["folder"])
     if config["per_trial_folder"]:
         folder = folder / tune.get_context().get_trial_id()
