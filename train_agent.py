@@ -30,7 +30,7 @@ from agents.compare import Cell, create_compare_dir, run_grid
 from agents.errors import UsageError
 from agents.evaluation import EVAL_SEED, eval_env_id, evaluate
 from agents.factory import make_env
-from agents.presets import CORES, AgentConfig, parse_assignment, parse_choices, resolve_config
+from agents.presets import AGENT_CORES, AgentConfig, parse_assignment, parse_choices, resolve_config
 from agents.rundir import FINISHED, env_name, find_run_config, load_run, timestamp, unique_path, write_json
 from agents.training import TrainResult, train
 
@@ -125,7 +125,7 @@ def build_parser() -> Parser:
 
     p = commands.add_parser("train", help="train one agent in its own run folder")
     add_run_options(p)
-    p.add_argument("--core", choices=CORES, help=f"the policy's core (default {DEFAULT_CORE})")
+    p.add_argument("--core", choices=AGENT_CORES, help=f"the policy's core (default {DEFAULT_CORE})")
     p.add_argument("--seed", type=seed_int, default=None, help="random seed (default 0)")
     p.add_argument("--resume", type=Path, metavar="CHECKPOINT",
                    help="continue a saved model (model.zip or a checkpoint) with its run's config, in a new folder")
@@ -149,7 +149,7 @@ def build_parser() -> Parser:
 
     p = commands.add_parser("compare", help="train a grid of cores x seeds in parallel, then report")
     add_run_options(p)
-    p.add_argument("--cores", nargs="+", choices=CORES, help="cores to compare (default all)")
+    p.add_argument("--cores", nargs="+", choices=AGENT_CORES, help="cores to compare (default all)")
     p.add_argument("--seeds", type=positive_int, help=f"seeds 0..N-1 per core (default {DEFAULT_SEEDS})")
     p.add_argument("--workers", type=positive_int,
                    help=f"runs trained at once (default {DEFAULT_WORKERS}; ray: as many as the cluster fits)")
@@ -166,7 +166,7 @@ def build_parser() -> Parser:
 
     p = commands.add_parser("sweep", help="search hyperparameters with Ray Tune; writes the best as a --config file")
     add_run_options(p)
-    p.add_argument("--core", choices=CORES, help=f"the policy's core (default {DEFAULT_CORE})")
+    p.add_argument("--core", choices=AGENT_CORES, help=f"the policy's core (default {DEFAULT_CORE})")
     p.add_argument("--seed", type=seed_int, default=0, help="random seed of every trial (default 0)")
     p.add_argument("--search", nargs="+", action="extend", required=True, metavar="KEY=V1,V2,...",
                    help="values to try per key, e.g. --search learning_rate=1e-3,3e-4 net_arch=[64],[128,128]")
@@ -310,7 +310,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def report_source(args: argparse.Namespace) -> Path:
     """What ``--report-only`` reports on: the one folder or scores file given, or several merged into ``--into``."""
-    from agents.report import merge_scores
+    from agents.score_merging import merge_scores
 
     sources = args.report_only
     missing = [str(source) for source in sources if not source.exists()]
@@ -331,7 +331,7 @@ def grid_configs(args: argparse.Namespace) -> tuple[str, dict[str, AgentConfig]]
     env_id = args.env or DEFAULT_ENV
     overrides = overrides_from(args)
     configs = {core: resolve_config(env_id, core, 0, overrides, args.config, args.env_package)
-               for core in args.cores or CORES}
+               for core in args.cores or AGENT_CORES}
     for config in configs.values():
         make_env(env_id, 1, 0, args.env_package, env_kwargs=config.env).close()
     return env_id, configs

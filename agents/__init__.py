@@ -6,8 +6,8 @@
 
 from agents.errors import UsageError
 from agents.factory import build_agent, load_agent, make_agent, make_env
-from agents.presets import CORES, AgentConfig, resolve_config
+from agents.presets import AGENT_CORES, AgentConfig, resolve_config
 
 __all__ = [
-    "CORES", "AgentConfig", "UsageError", "build_agent", "load_agent", "make_agent", "make_env", "resolve_config",
+    "AGENT_CORES", "AgentConfig", "UsageError", "build_agent", "load_agent", "make_agent", "make_env", "resolve_config",
 ]

@@ -28,7 +28,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from agents.errors import UsageError
 from agents.presets import AgentConfig, game_presets, resolve_config
-from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, parse_observation_space
+from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, count_params, parse_observation_space
 
 #: Packages imported before looking up an env id: ``envs`` registers the shipped games (``perceiver_rl/<Name>-v0``).
 DEFAULT_ENV_PACKAGES = ("envs",)
@@ -151,5 +151,5 @@ def deterministic_action(model: Agent, env: gym.Env, obs: Any) -> np.ndarray:
 
 
 def count_parameters(agent: Agent) -> int:
-    """The number of trainable parameters of the agent's policy (actor, critic and core)."""
-    return sum(p.numel() for p in agent.policy.parameters() if p.requires_grad)
+    """The number of trainable parameters of the agent's policy (actor, critic and core), as perceiver_rl counts."""
+    return count_params(agent.policy)

@@ -1,12 +1,13 @@
 """Hyperparameter presets: readable YAML files per game and core, resolved into one :class:`AgentConfig`.
 
-Layers, later wins: ``presets/default.yaml`` -> the game's preset file (the one whose ``env_id`` matches) ->
-``--config FILE`` -> ``--set key=value``. In each preset file ``common`` applies to every core and the core's own
-section comes on top. Keys are flat names (``learning_rate``, ``dim``, ``n_envs``), each living in one section:
-``run`` (the training loop), ``algo`` (PPO arguments), ``policy`` (the core's ``policy_kwargs``) or ``env`` (the
-game's constructor arguments, e.g. Minefield's ``n_mines``). Presets define
-every key; a config file or ``--set`` may only change keys the presets define, with a value of the same kind. A key
-qualified by a core (``mlp.net_arch=[64]``) applies to that core only, so one ``compare`` can size every core.
+Layers, later wins: the typed defaults (:mod:`agents.settings`) -> ``presets/default.yaml`` -> the game's preset file
+(the one whose ``env_id`` matches) -> ``--config FILE`` -> ``--set key=value``. In each preset file ``common`` applies
+to every core and the core's own section comes on top. Keys are flat names (``learning_rate``, ``dim``, ``n_envs``),
+each living in one section: ``run`` (the training loop), ``algo`` (PPO arguments), ``policy`` (the core's
+``policy_kwargs``) or ``env`` (the game's constructor arguments, e.g. Minefield's ``n_mines``). :mod:`agents.settings`
+declares the keys of ``run``, ``algo`` and each core's ``policy``, with their types, defaults and bounds; a game's
+preset declares its ``env`` keys. Every layer may only set declared keys, with values of their type. A key qualified by
+a core (``mlp.net_arch=[64]``) applies to that core only, so one ``compare`` can size every core.
 """
 
 from __future__ import annotations
@@ -21,23 +22,18 @@ from typing import Any
 import yaml
 
 from agents.errors import UsageError
+from agents.settings import POLICY_SETTINGS, SECTION_SETTINGS, Spec, checked, defaults, env_specs, specs
+from perceiver_rl import CORES
 
-CORES = ("perceiver", "transformer", "mlp")
+#: The cores an agent can have: perceiver_rl's attention cores, and SB3's MLP policy as the no-attention reference.
+AGENT_CORES = (*CORES, "mlp")
 SECTIONS = ("run", "algo", "policy", "env")
 PRESET_DIR = Path(__file__).parent / "presets"
 DEFAULT_PRESET = PRESET_DIR / "default.yaml"
 #: Top-level keys of a saved run config that are not hyperparameters (``--config`` accepts such a file).
 RUN_KEYS = ("env_id", "core", "seed", "env_packages", "meta")
-#: Integer keys and their smallest valid value (PPO normalises advantages per minibatch: at least 2 samples).
-MINIMUMS = {"n_envs": 1, "total_timesteps": 1, "eval_freq": 1, "eval_episodes": 1, "checkpoint_freq": 1,
-            "n_steps": 1, "batch_size": 2, "n_epochs": 1}
-#: Keys that may be None (no limit) or else must be a number > 0.
-POSITIVE_OR_NONE = ("max_train_seconds",)
-#: String keys and the values they accept.
-CHOICES = {"lr_schedule": ("constant", "linear")}
 
 Sections = dict[str, dict[str, Any]]
-_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
 
 
 @dataclass
@@ -90,17 +86,41 @@ def game_presets() -> dict[str, Path]:
     return {read_yaml(p, "preset")["env_id"]: p for p in files}
 
 
+def section_specs(core: str, env: Mapping[str, Any]) -> dict[str, dict[str, Spec]]:
+    """What every key of ``core``'s config accepts, section by section; ``env`` holds the game preset's env keys."""
+    return {"run": specs(SECTION_SETTINGS["run"]), "algo": specs(SECTION_SETTINGS["algo"]),
+            "policy": specs(POLICY_SETTINGS[core]), "env": env_specs(dict(env))}
+
+
+def _spec(all_specs: dict[str, dict[str, Spec]], name: str, section: str | None, source: str) -> tuple[str, Spec]:
+    """The section and spec of key ``name`` (looked up in ``section``, or in every one), or a UsageError."""
+    candidates = (section,) if section else SECTIONS
+    for candidate in candidates:
+        if name in all_specs[candidate]:
+            return candidate, all_specs[candidate][name]
+    known = sorted(k for candidate in candidates for k in all_specs[candidate])
+    raise UsageError(f"{source}: unknown key {name!r}; valid keys: {', '.join(known)}")
+
+
 def preset_sections(env_id: str, core: str) -> Sections:
-    """The preset hyperparameters of ``core`` on ``env_id``: default.yaml, then the game's file if there is one."""
-    if core not in CORES:
-        raise UsageError(f"unknown core {core!r}; choose from {list(CORES)}")
+    """The preset hyperparameters of ``core`` on ``env_id``: the typed defaults, default.yaml, then the game's file if
+    there is one (its ``env`` keys declare the game's)."""
+    if core not in AGENT_CORES:
+        raise UsageError(f"unknown core {core!r}; choose from {list(AGENT_CORES)}")
     sections: Sections = {name: {} for name in SECTIONS}
     files = [DEFAULT_PRESET] + [path for game, path in game_presets().items() if game == env_id]
+    typed_specs = section_specs(core, {})
     for path in files:
         preset = read_yaml(path, "preset")
         for layer in (preset.get("common") or {}, preset.get(core) or {}):
-            for name in SECTIONS:
-                sections[name].update(layer.get(name) or {})
+            sections["env"].update(layer.get("env") or {})  # env keys: the game's preset declares them
+            for name in ("run", "algo", "policy"):
+                for key, value in (layer.get(name) or {}).items():
+                    spec = _spec(typed_specs, key, name, f"preset {path}")[1]
+                    sections[name][key] = checked(key, spec, value, f"preset {path}")
+    # keys the presets leave out keep their typed default, after the presets' own (a run's config.yaml keeps its order)
+    for name, settings in (*SECTION_SETTINGS.items(), ("policy", POLICY_SETTINGS[core])):
+        sections[name] = {**sections[name], **{k: v for k, v in defaults(settings).items() if k not in sections[name]}}
     return sections
 
 
@@ -136,23 +156,13 @@ def parse_choices(text: str) -> tuple[str, list[Any]]:
     return key.strip(), [_number(v) for v in _yaml_value(f"[{raw}]", f"--search {text}")]
 
 
-def _checked_value(key: str, old: Any, new: Any, source: str) -> Any:
-    """Return ``new`` if it is the same kind of value as the preset's ``old`` (an integer is a valid float)."""
-    if old is None or new is None or type(new) is type(old):
-        return new
-    if type(old) is float and type(new) is int:
-        return float(new)
-    raise UsageError(f"{source}: {key} expects {_KINDS.get(type(old), type(old).__name__)}, got {new!r}")
-
-
-def apply_overrides(sections: Sections, overrides: Mapping[str, Any], source: str) -> None:
-    """Set flat ``key: value`` overrides in place; unknown keys and values of the wrong kind raise UsageError."""
+def apply_overrides(sections: Sections, core: str, overrides: Mapping[str, Any], source: str) -> None:
+    """Set flat ``key: value`` overrides of ``core``'s ``sections`` in place; unknown keys and values that are not of
+    the key's type or out of its bounds raise a UsageError naming ``source``."""
+    all_specs = section_specs(core, sections["env"])
     for key, value in overrides.items():
-        section = next((name for name in SECTIONS if key in sections[name]), None)
-        if section is None:
-            known = sorted(k for name in SECTIONS for k in sections[name])
-            raise UsageError(f"{source}: unknown key {key!r}; valid keys: {', '.join(known)}")
-        sections[section][key] = _checked_value(key, sections[section][key], value, source)
+        section, spec = _spec(all_specs, key, None, source)
+        sections[section][key] = checked(key, spec, value, source)
 
 
 def overrides_for_core(overrides: Mapping[str, Any], core: str) -> dict[str, Any]:
@@ -162,8 +172,8 @@ def overrides_for_core(overrides: Mapping[str, Any], core: str) -> dict[str, Any
         prefix, dot, name = key.rpartition(".")
         if not dot:
             selected[key] = value
-        elif prefix not in CORES:
-            raise UsageError(f"--set {key}: {prefix!r} is not a core; qualify keys with one of {list(CORES)}")
+        elif prefix not in AGENT_CORES:
+            raise UsageError(f"--set {key}: {prefix!r} is not a core; qualify keys with one of {list(AGENT_CORES)}")
         elif prefix == core:
             selected[name] = value
     return selected
@@ -199,15 +209,7 @@ def resolve_config(
     """
     sections = copy.deepcopy(preset_sections(env_id, core))
     if config_file is not None:
-        apply_overrides(sections, config_file_overrides(config_file), f"config file {config_file}")
-    apply_overrides(sections, overrides_for_core(overrides or {}, core), source)
-    for name in SECTIONS:
-        for key, value in sections[name].items():
-            if key in MINIMUMS and (type(value) is not int or value < MINIMUMS[key]):
-                raise UsageError(f"{key} must be an integer >= {MINIMUMS[key]}, got {value!r}")
-            if key in POSITIVE_OR_NONE and value is not None and (type(value) not in (int, float) or value <= 0):
-                raise UsageError(f"{key} must be a number > 0 (or null: no limit), got {value!r}")
-            if key in CHOICES and value not in CHOICES[key]:
-                raise UsageError(f"{key} must be one of {list(CHOICES[key])}, got {value!r}")
+        apply_overrides(sections, core, config_file_overrides(config_file), f"config file {config_file}")
+    apply_overrides(sections, core, overrides_for_core(overrides or {}, core), source)
     return AgentConfig(env_id, core, seed, sections["run"], sections["algo"], sections["policy"], list(env_packages),
                        sections["env"])

@@ -18,12 +18,8 @@ import json
 import logging
 import math
 import os
-import secrets
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -40,10 +36,9 @@ from agents.rundir import FINISHED, SUMMARY_FILE, env_name, find_runs
 from agents.training import train
 
 try:
-    import psutil
     import ray
     from ray import tune
-except ImportError as e:  # psutil comes with ray
+except ImportError as e:
     raise UsageError(f"--backend ray needs Ray Tune, which is missing ({e}): pip install perceiver-rl[ray]") from None
 
 LOOPBACK = "127.0.0.1"
@@ -107,54 +102,6 @@ def cluster(address: str | None) -> Iterator[None]:
         ray.shutdown()
 
 
-def private_cluster_env() -> dict[str, str]:
-    """Environment variables for every process of a private cluster (its nodes and drivers): no usage reporting,
-    and token authentication with a fresh token (a driver joining by address needs ``RAY_AUTH_MODE`` set)."""
-    return {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-
-
-def start_node(temp_dir: Path, num_cpus: int, *, port: int | None = None, address: str | None = None,
-               env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start one Ray node on 127.0.0.1 as ``ray start --block`` (the head with ``port``, else joining ``address``).
-
-    Each node on one machine needs its own ``temp_dir`` (short: Ray's socket paths must fit in 107 characters), and
-    all of them the same ``env`` (see :func:`private_cluster_env`). Returns once the node runs; stop it with
-    :func:`stop_node`. For tests and benchmarks on one machine.
-    """
-    role = ["--head", "--port", str(port), "--include-dashboard=false"] if address is None else ["--address", address]
-    command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", *role, "--node-ip-address", LOOPBACK,
-               "--temp-dir", str(temp_dir), "--num-cpus", str(num_cpus), "--disable-usage-stats"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**(env or os.environ), "RAY_USAGE_STATS_ENABLED": "0"}, start_new_session=True)
-    lines = []
-    for line in process.stdout:  # ``--block`` prints this once the node's processes run
-        lines.append(line)
-        if "block forever" in line:
-            return process
-    process.wait()
-    raise RuntimeError(f"ray start failed (exit code {process.returncode}):\n{''.join(lines[-20:])}")
-
-
-def stop_node(process: subprocess.Popen, timeout: float = 30.0) -> None:
-    """Stop a node from :func:`start_node` and every process it started (SIGTERM, then SIGKILL for stragglers)."""
-    try:
-        children = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        children = []
-    process.send_signal(signal.SIGTERM)  # ``ray start --block`` then stops its node's processes
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    _, alive = psutil.wait_procs(children, timeout=5)
-    for child in alive:
-        child.kill()
-    psutil.wait_procs(alive, timeout=5)
-    if process.stdout is not None:
-        process.stdout.close()
-
-
 # ------------------------------------------------------------------------------------------------------ the trials
 def trial_label(config: dict[str, Any]) -> str:
     """A trial's name in the output: ``mlp seed 0``, plus the searched values of a sweep."""
@@ -195,7 +142,7 @@ def run_trial(config: dict[str, Any]) -> None:
     """
     core, seed = config["core"], config["seed"]
     agent = AgentConfig.from_dict({**config["agents"][core], "seed": seed})
-    apply_overrides({name: getattr(agent, name) for name in SECTIONS}, config["hparams"], "--search")
+    apply_overrides({name: getattr(agent, name) for name in SECTIONS}, core, config["hparams"], "--search")
     folder = Path(config["folder"])
     if config["per_trial_folder"]:
         folder = folder / tune.get_context().get_trial_id()

@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: `agents` is a top-level package
 import envs  # noqa: E402  (registers the games)
-from agents import CORES, make_agent  # noqa: E402
+from agents import AGENT_CORES, make_agent  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "init_sensitivity.json"
 GAMES = tuple(envs.GAMES)
@@ -78,7 +78,7 @@ def main() -> None:
     rows = []
     print(f"{'game':<28} {'core':<12} {'logit std over states (seeds)':<44} {'value std (mean)':>16}")
     for env_id in args.games:
-        for core in CORES:
+        for core in AGENT_CORES:
             cells = [sensitivity(env_id, core, seed, args.states) for seed in range(args.seeds)]
             logit = [c["logit_std"] for c in cells]
             value = float(np.mean([c["value_std"] for c in cells]))

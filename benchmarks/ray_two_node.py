@@ -31,7 +31,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from agents.ray_backend import private_cluster_env, start_node, stop_node  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))  # the node launchers shared with the Ray tests
+from ray_nodes import private_cluster_env, start_node, stop_node  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "ray_two_node.json"
 ATTEMPT_LINE = re.compile(r"^attempt 1: .* on node \S+ \(id (\w+)\), pid (\d+)$", re.MULTILINE)

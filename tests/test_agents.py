@@ -16,11 +16,12 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 import envs
-from agents import CORES, AgentConfig, UsageError, make_agent, resolve_config
+from agents import AGENT_CORES, AgentConfig, UsageError, make_agent, resolve_config
 from agents.callbacks import EVAL_COLUMNS
 from agents.presets import game_presets, parse_assignment
-from agents.report import build_report, merge_scores
+from agents.report import build_report
 from agents.rundir import EVAL_CSV, save_config
+from agents.score_merging import merge_scores
 from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy
 
 SKIRMISH = "perceiver_rl/Skirmish-v0"
@@ -35,7 +36,8 @@ def test_presets_layer_default_game_and_overrides(tmp_path: Path) -> None:
     skirmish = resolve_config(SKIRMISH, "perceiver", seed=3)
     assert (skirmish.policy["actor"], skirmish.policy["targets"]) == ("ally", "enemy")
     assert skirmish.run["total_timesteps"] < generic.run["total_timesteps"] and skirmish.seed == 3
-    tuned = {core: resolve_config(SKIRMISH, core).algo for core in CORES}  # a game's `common` applies to every core
+    # a game's `common` applies to every core
+    tuned = {core: resolve_config(SKIRMISH, core).algo for core in AGENT_CORES}
     assert all(algo == tuned["perceiver"] for algo in tuned.values()) and tuned["perceiver"] != generic.algo
     config_file = tmp_path / "config.yaml"
     config_file.write_text("algo:\n  gamma: 0.9\npolicy:\n  dim: 32\n")
@@ -73,7 +75,7 @@ def test_every_shipped_game_has_a_preset_with_its_action_roles(env_id: str) -> N
         assert {"actor": policy["actor"], "targets": policy["targets"]} == envs.GAMES[env_id].action_roles
 
 
-@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("core", AGENT_CORES)
 @pytest.mark.parametrize("env_id", list(envs.GAMES))
 def test_make_agent_builds_every_game_and_core(env_id: str, core: str) -> None:
     agent = make_agent(env_id, core=core, seed=0, **TINY, **TINY_CORE[core])
@@ -241,7 +243,7 @@ def test_report_notes_a_continuation_whose_first_run_is_elsewhere(tmp_path: Path
             "curve starts at step 200 and its clock at 0") in scores["notes"]
 
 
-@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("core", AGENT_CORES)
 def test_make_agent_reads_a_plain_gym_env(core: str) -> None:
     agent = make_agent("CartPole-v1", core=core, seed=0, **TINY, **TINY_CORE[core])
     assert type(agent) is PPO
@@ -255,7 +257,7 @@ def test_bootstrap_intervals_are_reproducible_and_leave_numpy_alone():
     """rliable resamples with numpy's global generator: the report seeds it per call and restores it."""
     from rliable import metrics
 
-    from agents.report import _interval
+    from agents.report_stats import bootstrap_interval as _interval
 
     scores = np.array([[9.75], [9.6], [9.9], [9.45], [9.85]])
     iqm = lambda s: np.array([metrics.aggregate_iqm(s)])  # noqa: E731

@@ -64,7 +64,7 @@ def kill_file() -> Iterator[Path]:
 def ray_env() -> dict[str, str]:
     """The environment of the cluster and of the CLI: no usage reporting, token authentication with a fresh token."""
     pytest.importorskip("ray")
-    from agents.ray_backend import private_cluster_env
+    from ray_nodes import private_cluster_env
 
     return private_cluster_env()
 
@@ -72,7 +72,7 @@ def ray_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def cluster(ray_env: dict[str, str], kill_file: Path) -> Iterator[str]:
     """One Ray head node for the module (2 CPUs, loopback); yields its address and stops every process it started."""
-    from agents.ray_backend import start_node, stop_node
+    from ray_nodes import start_node, stop_node
 
     with tempfile.TemporaryDirectory(prefix="rt", dir="/tmp") as temp_dir:  # short: Ray's socket paths are limited
         port = free_port()
