@@ -111,9 +111,11 @@ class _EntityActorCritic:
         The action masks of an acting step (here and in :meth:`get_distribution`) are checked
         (:meth:`~perceiver_rl.queries.ActionQueries.check_action_masks`); PPO's update reuses them as they were.
         """
-        distribution, values = self._distribution(obs, action_masks, check_masks=True)
-        actions = distribution.get_actions(deterministic=deterministic)
-        log_prob = distribution.log_prob(actions)
+        # Acting without gradients (SB3's rollouts and predict): inference mode skips autograd's bookkeeping too.
+        with torch.inference_mode(not torch.is_grad_enabled()):
+            distribution, values = self._distribution(obs, action_masks, check_masks=True)
+            actions = distribution.get_actions(deterministic=deterministic)
+            log_prob = distribution.log_prob(actions)
         return actions.reshape((-1, *self.action_space.shape)), values, log_prob
 
     def evaluate_actions(self, obs: PyTorchObs, actions: torch.Tensor, action_masks: np.ndarray | None = None):
