@@ -13,6 +13,7 @@ import difflib
 import importlib
 import zipfile
 from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from sb3_contrib.common.maskable.utils import is_masking_supported
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.utils import LinearSchedule
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from agents.errors import UsageError
 from agents.presets import AgentConfig, game_presets, resolve_config
@@ -61,6 +62,13 @@ def check_env_id(env_id: str) -> None:
     raise UsageError(f"unknown env id {env_id!r}{hint} shipped games: {shipped} (--env-package NAME imports more)")
 
 
+def _registered_env(env_id: str, env_packages: tuple[str, ...], **kwargs: Any) -> gym.Env:
+    """``gym.make(env_id, **kwargs)`` after importing the packages that register it, as a SubprocVecEnv worker (a
+    fresh process) must."""
+    import_env_packages(env_packages)
+    return gym.make(env_id, **kwargs)
+
+
 def make_env(
     env_id: str,
     n_envs: int,
@@ -68,14 +76,16 @@ def make_env(
     env_packages: Iterable[str] = (),
     render_mode: str | None = None,
     env_kwargs: Mapping[str, Any] | None = None,
+    vec_env: str = "dummy",
 ) -> VecEnv:
-    """``n_envs`` monitored copies of ``env_id`` (built with ``env_kwargs``) in a DummyVecEnv, checked against the
-    spaces the policies read."""
+    """``n_envs`` monitored copies of ``env_id`` (built with ``env_kwargs``), checked against the spaces the policies
+    read: in this process (``vec_env="dummy"``, a DummyVecEnv) or one process each (``"subproc"``)."""
     import_env_packages(env_packages)
     check_env_id(env_id)
     kwargs = {**(env_kwargs or {}), **({"render_mode": render_mode} if render_mode else {})}
     try:
-        env = make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=kwargs)
+        env = make_vec_env(partial(_registered_env, env_id, tuple(env_packages)), n_envs=n_envs, seed=seed,
+                           env_kwargs=kwargs, vec_env_cls=SubprocVecEnv if vec_env == "subproc" else DummyVecEnv)
     except (TypeError, ValueError) as e:
         raise UsageError(f"{env_id}: cannot build it with {dict(env_kwargs or {})} ({e})") from e
     try:
@@ -123,7 +133,8 @@ def make_agent(env_id: str, core: str = "perceiver", seed: int = 0, device: str 
     of the game's preset are overrides too: ``make_agent("perceiver_rl/Minefield-v0", n_mines=256)``.
     """
     config = resolve_config(env_id, core, seed, overrides)
-    return build_agent(config, make_env(env_id, config.run["n_envs"], seed, env_kwargs=config.env), device)
+    env = make_env(env_id, config.run["n_envs"], seed, env_kwargs=config.env, vec_env=config.run["vec_env"])
+    return build_agent(config, env, device)
 
 
 def check_model_path(path: Path) -> None:

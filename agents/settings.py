@@ -32,7 +32,9 @@ def key(default: Any, doc: str, *, minimum: int | None = None, above: float | No
 class RunSettings:
     """The training loop (``train_agent.py train``)."""
 
-    n_envs: int = key(8, "environments stepped in lockstep (one process, DummyVecEnv)", minimum=1)
+    n_envs: int = key(8, "environments stepped in lockstep", minimum=1)
+    vec_env: Literal["dummy", "subproc"] = key("dummy", "dummy: every env in the training process; subproc: one "
+                                               "process per env (pays when an env step costs more than a pipe)")
     total_timesteps: int = key(200_000, "env steps of training", minimum=1)
     eval_freq: int = key(10_000, "env steps between deterministic evaluations on a separate env", minimum=1)
     eval_episodes: int = key(20, "episodes per evaluation", minimum=1)

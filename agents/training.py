@@ -79,7 +79,8 @@ def train(
     ``on_evaluation`` is called with :func:`last_evaluation` after each evaluation, the final one included.
     """
     n_envs, total = config.run["n_envs"], config.run["total_timesteps"]
-    env = make_env(config.env_id, n_envs, config.seed, config.env_packages, env_kwargs=config.env)
+    env = make_env(config.env_id, n_envs, config.seed, config.env_packages, env_kwargs=config.env,
+                   vec_env=config.run.get("vec_env", "dummy"))  # run configs saved before the key have none
     model = load_agent(resume, env, device) if resume else build_agent(config, env, device)
     if model.num_timesteps >= total:
         env.close()

@@ -37,7 +37,7 @@ TASKS = ("skirmish", "minefield16", "minefield128")
 NEW = "new"
 
 
-def run_cell(task: str, policy: str, steps: int, threads: int, device: str) -> dict:
+def run_cell(task: str, policy: str, steps: int, threads: int, device: str, config: Path | None = None) -> dict:
     """Train ``steps`` env steps of ``policy`` on ``task`` in this process; return steps/s and the policy's size.
 
     Imports here, not at module level: a ``--ref`` cell must take ``perceiver_rl``, ``agents`` and ``envs`` from the
@@ -54,7 +54,8 @@ def run_cell(task: str, policy: str, steps: int, threads: int, device: str) -> d
     from perceiver_rl import PerceiverPolicy
 
     if task == "skirmish":
-        model = agents.make_agent("perceiver_rl/Skirmish-v0", core=policy, seed=0, device=device)
+        overrides = config_overrides(config) if config else {}
+        model = agents.make_agent("perceiver_rl/Skirmish-v0", core=policy, seed=0, device=device, **overrides)
     else:
         n_mines = int(task.removeprefix("minefield"))
         env = make_vec_env(envs.Minefield, n_envs=8, seed=0, env_kwargs=dict(n_mines=n_mines))
@@ -72,11 +73,20 @@ def run_cell(task: str, policy: str, steps: int, threads: int, device: str) -> d
             "code_root": str(Path(agents.__file__).resolve().parents[1])}
 
 
-def cell_in_subprocess(code_root: Path, task: str, policy: str, steps: int, threads: int, device: str) -> dict:
+def config_overrides(path: Path) -> dict:
+    """The flat keys of a ``--config``-style YAML file (sections ``run``, ``algo``, ``policy``)."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text()) or {}
+    return {k: v for section in ("run", "algo", "policy") for k, v in (data.get(section) or {}).items()}
+
+
+def cell_in_subprocess(code_root: Path, task: str, policy: str, steps: int, threads: int, device: str,
+                       config: Path | None = None) -> dict:
     """:func:`run_cell` in a fresh process whose ``perceiver_rl``, ``agents`` and ``envs`` come from ``code_root``."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(code_root), os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, __file__, "--cell", task, policy, "--steps", str(steps), "--threads", str(threads),
-               "--device", device]
+               "--device", device, *(["--skirmish-config", str(config.resolve())] if config else [])]
     done = subprocess.run(command, env=env, cwd=code_root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"cell {task} {policy} ({code_root}) failed:\n{done.stderr[-3000:]}")
@@ -130,6 +140,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))
     parser.add_argument("--skirmish-steps", type=int, default=8192, help="env steps of a Skirmish cell")
+    parser.add_argument("--skirmish-config", type=Path, help="a --config file applied on top of the Skirmish preset")
     parser.add_argument("--ref", metavar="COMMIT", help="also run every cell with this commit's code, interleaved")
     parser.add_argument("--repeats", type=int, default=1, help="runs of every cell (median and range reported)")
     parser.add_argument("--threads", type=int, default=1)
@@ -139,7 +150,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell:  # a child process: one measurement, printed as one JSON line
-        print(json.dumps(run_cell(*args.cell, args.steps, args.threads, args.device)))
+        print(json.dumps(run_cell(*args.cell, args.steps, args.threads, args.device, args.skirmish_config)))
         return
     with worktree(args.ref) if args.ref else _no_ref() as ref_root:
         codes = {NEW: ROOT, **({"ref": ref_root} if ref_root else {})}
@@ -149,7 +160,7 @@ def main() -> None:
                 for policy in args.policies:
                     for code, root in codes.items():
                         result = cell_in_subprocess(root, task, policy, cell_steps(task, args), args.threads,
-                                                    args.device)
+                                                    args.device, args.skirmish_config)
                         samples.setdefault((task, policy, code), []).append(result)
                         print(f"  [{repeat + 1}/{args.repeats}] {task:12s} {policy:11s} {code:3s} "
                               f"{result['steps_per_s']:8.0f} steps/s", flush=True)
@@ -174,6 +185,7 @@ def main() -> None:
         print(f"{key:40s} {value:.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"machine": _machine(args.device), "device": args.device, "threads": args.threads,
+            "skirmish_config": str(args.skirmish_config) if args.skirmish_config else None,
             "repeats": args.repeats, "new": head, "ref": args.ref, "python": platform.python_version(),
             "command": " ".join(["python", *sys.argv])}
     args.out.write_text(json.dumps({"meta": meta, "rows": rows, "checks": checks}, indent=2) + "\n")

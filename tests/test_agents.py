@@ -16,7 +16,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 import envs
-from agents import AGENT_CORES, AgentConfig, UsageError, make_agent, resolve_config
+from agents import AGENT_CORES, AgentConfig, UsageError, make_agent, make_env, resolve_config
 from agents.callbacks import EVAL_COLUMNS
 from agents.presets import game_presets, parse_assignment
 from agents.report import build_report
@@ -341,3 +341,15 @@ def test_linear_lr_schedule_decays_to_zero_over_the_run_and_is_saved(tmp_path: P
     agent.save(tmp_path / "model.zip")
     loaded = PPO.load(tmp_path / "model.zip")
     assert loaded.lr_schedule(0.5) == pytest.approx(5e-4)
+
+
+def test_subproc_envs_register_the_games_in_each_worker() -> None:
+    """``vec_env: subproc`` (the GPU preset's): each worker is a fresh process that must import the games itself."""
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    env = make_env("perceiver_rl/Nearest-v0", 2, 0, vec_env="subproc")
+    try:
+        assert isinstance(env, SubprocVecEnv)
+        assert env.reset()["item"].shape[0] == 2
+    finally:
+        env.close()
