@@ -1,26 +1,32 @@
 """Does ``torch.compile`` pay for the Skirmish policy on this machine? Compile time, and eager vs compiled time of one
 PPO minibatch (forward, log-probabilities, entropy, backward), interleaved in one process.
 
-Run: ``python benchmarks/compile_speed.py`` (``--batch``, ``--repeats``). The policy is the shipped Skirmish preset's
-(``agents.make_agent``); the compiled function is the network (``logits_and_values``), compiled for one static
-shape, as PPO's full minibatches have. Rollouts (batch ``n_envs``), the last minibatch and evaluations (batch 1) are
-other shapes, each compiled again. Writes ``benchmarks/results/compile_speed.json``.
+Run: ``python benchmarks/compile_speed.py`` (``--batch``, ``--repeats``). The policy is the shipped Skirmish
+preset's (``agents.make_agent``); the compiled function is the network (``logits_and_values``), compiled for one
+static shape, as PPO's full minibatches have, from a cold cache unless ``--warm-cache``. Rollouts (batch
+``n_envs``), the last minibatch and evaluations (batch 1) are other shapes, each compiled again. Writes
+``benchmarks/results/compile_speed.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+if "--warm-cache" not in sys.argv:  # a cold compile, as a user's first run pays it: inductor's cache in a new folder
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor_")
 
-import envs  # noqa: F401  (registers the games)
-from agents import make_agent
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import envs  # noqa: E402, F401  (registers the games)
+from agents import make_agent  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "compile_speed.json"
 
@@ -30,6 +36,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256, help="minibatch size (the Skirmish preset's)")
     parser.add_argument("--repeats", type=int, default=5, help="rounds of (eager, compiled) timings")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--warm-cache", action="store_true", help="reuse inductor's cache (default: a cold compile)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -69,6 +76,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "meta": {"batch": args.batch, "threads": args.threads, "torch": torch.__version__,
+                 "cold_compile": not args.warm_cache,
                  "command": " ".join(["python", *sys.argv])},
         "compile_seconds": compile_seconds, "eager_ms": eager_ms, "compiled_ms": compiled_ms, "speedup": speedup,
         "break_even_minibatches": break_even, "times_ms": times,
