@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.preprocessing import preprocess_obs
 
 from perceiver_rl.actions import ActionLayout
 from perceiver_rl.entities import GLOBAL_KEY
@@ -64,7 +63,7 @@ def explain(model: Any, obs: dict[str, np.ndarray] | np.ndarray) -> Explanation:
         )
     obs_tensor, _ = policy.obs_to_tensor(obs)
     with torch.no_grad():
-        tokens = policy.encoder.tokenizer(preprocess_obs(obs_tensor, policy.observation_space, normalize_images=False))
+        tokens = policy.tokens(obs_tensor)
         queries, _ = policy.heads.queries(tokens)
         relevance = policy.encoder.core.relevance(tokens.tokens, tokens.mask, queries)  # (B, Q, N_tokens)
     entities = policy.encoder.spec.entities

@@ -26,12 +26,38 @@ from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.distributions import DiagGaussianDistribution, Distribution
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.preprocessing import preprocess_obs
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from torch import nn
 
 from perceiver_rl.actions import action_layout
 from perceiver_rl.distributions import BatchedMultiCategorical
+from perceiver_rl.image import BYTE_VALUES
 from perceiver_rl.network import CoreConfig, ObservationEncoder
 from perceiver_rl.queries import ActionQueries, GaussianQueries
+from perceiver_rl.tokens import Tokens
+
+
+class NoFeatures(BaseFeaturesExtractor):
+    """The features extractor SB3 builds before ``_build``: these policies read observations with their own encoder,
+    so it holds no parameters and is never called (a ``Graph`` or ``Sequence`` space then gets the encoder's advice,
+    not SB3's flattening error)."""
+
+    def __init__(self, observation_space: spaces.Space) -> None:
+        super().__init__(observation_space, features_dim=1)
+
+    def forward(self, observations: PyTorchObs) -> torch.Tensor:
+        """Never called: the policy's encoder reads the observations."""
+        raise RuntimeError("NoFeatures is a placeholder: the policy's ObservationEncoder reads observations")
+
+
+#: SB3 policy arguments of the modules these policies do not build (the MLP extractor, the features extractor, the
+#: action and value nets, gSDE), at SB3's defaults: any other value is refused.
+UNBUILT_SB3_ARGUMENTS: dict[str, Any] = {
+    "net_arch": None, "activation_fn": nn.Tanh, "ortho_init": True, "features_extractor_class": FlattenExtractor,
+    "features_extractor_kwargs": None, "share_features_extractor": True, "use_sde": False, "full_std": True,
+    "use_expln": False, "squash_output": False,
+}
 
 
 class _EntityActorCritic:
@@ -59,14 +85,24 @@ class _EntityActorCritic:
                              f"apply to choices), got {action_space}; use PerceiverPolicy for Box actions")
         if kwargs.get("use_sde"):
             raise ValueError("use_sde: expected False (the Gaussian head has a state-independent log_std), got True")
+        for name, default in UNBUILT_SB3_ARGUMENTS.items():
+            value = kwargs.pop(name, default)
+            if not (value is default or value == default or (name == "features_extractor_kwargs" and value == {})):
+                raise ValueError(
+                    f"{name}: {type(self).__name__} builds no MLP extractor, features extractor, action or value net "
+                    f"(its core and decoder queries replace them), so it takes only SB3's default {default!r}, got "
+                    f"{value!r}; size the core with dim, num_layers, num_heads, num_latents, ... instead"
+                )
         sizes = {k: kwargs.pop(k) for k in list(kwargs) if k in CoreConfig.__dataclass_fields__}
         # Set before SB3's constructor, which calls _build().
         self.core_config = CoreConfig(core=core, **sizes)
         self.actor, self.targets = actor, targets
-        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+        super().__init__(observation_space, action_space, lr_schedule, features_extractor_class=NoFeatures, **kwargs)
 
     def _build(self, lr_schedule: Schedule) -> None:
-        self.encoder = ObservationEncoder(self.observation_space, self.core_config)
+        # SB3 has divided uint8 images by 255 when normalize_images is on: the image tokenizer scales them back
+        byte_scale = float(BYTE_VALUES - 1) if self.normalize_images else 1.0
+        self.encoder = ObservationEncoder(self.observation_space, self.core_config, byte_scale=byte_scale)
         layout = action_layout(self.action_space, self.encoder.spec.entities, self.actor, self.targets)
         dim = self.core_config.dim
         # only PerceiverPolicy reaches Box actions (the maskable one refuses them), and it has SB3's log_std_init
@@ -83,13 +119,19 @@ class _EntityActorCritic:
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
+        for name in UNBUILT_SB3_ARGUMENTS:  # SB3 records them (net_arch filled in); this policy took the defaults
+            data.pop(name, None)
         data.update(self.core_config.to_dict(), actor=self.actor, targets=self.targets)
         return data
 
+    def tokens(self, obs: PyTorchObs) -> Tokens:
+        """The tokens (B, N, D) and mask (B, N) of a batch of observations, preprocessed as SB3 preprocesses them."""
+        return self.encoder.tokenizer(preprocess_obs(obs, self.observation_space, self.normalize_images))
+
     def logits_and_values(self, obs: PyTorchObs) -> tuple[torch.Tensor, torch.Tensor]:
         """Flat action logits (B, sum(choices)) (Box actions: means (B, dims)) and values (B, 1) of a batch."""
-        obs = preprocess_obs(obs, self.observation_space, normalize_images=False)
-        tokens, encoding = self.encoder(obs)
+        tokens = self.tokens(obs)
+        encoding = self.encoder.core.encode(tokens.tokens, tokens.mask)
         return self.heads(tokens, encoding, self.encoder.core)
 
     def _distribution(

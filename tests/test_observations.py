@@ -126,6 +126,14 @@ def test_unsupported_spaces_say_what_is_supported_and_how_to_convert(space, patt
     assert "pad variable-size sets (Sequence, Graph nodes) to the entity convention" in str(info.value)
 
 
+@pytest.mark.parametrize("space", [spaces.Graph(spaces.Box(-1, 1, (3,)), None),
+                                   spaces.Sequence(spaces.Box(-1, 1, (3,)))])
+def test_the_policy_gives_the_same_advice_for_unsupported_spaces(space):
+    """The policy builds no SB3 features extractor first, whose flattening error would come instead."""
+    with pytest.raises(ValueError, match="pad variable-size sets"):
+        PerceiverPolicy(space, spaces.Discrete(2), lambda _: 1e-3, **TINY)
+
+
 class ContinuousEnv(gym.Env):
     """Box observation, Box action: reward for an action close to the observation."""
 

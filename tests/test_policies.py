@@ -9,6 +9,7 @@ from gymnasium import spaces
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.torch_layers import CombinedExtractor
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecCheckNan, VecNormalize
 
 from perceiver_rl import (
@@ -433,3 +434,46 @@ def test_policy_flops_counts_one_env_step():
     p64, p128, p256 = (flops["perceiver", n] for n in (64, 128, 256))
     assert p256 - p128 == pytest.approx(2 * (p128 - p64), rel=0.01)  # linear in N
     assert flops["transformer", 256] / flops["transformer", 128] > flops["perceiver", 256] / flops["perceiver", 128]
+
+
+@pytest.mark.parametrize(("argument", "value"), [
+    ("net_arch", [64, 64]), ("activation_fn", torch.nn.ReLU), ("ortho_init", False),
+    ("features_extractor_class", CombinedExtractor), ("share_features_extractor", False),
+])
+def test_sb3_arguments_of_modules_not_built_are_refused(argument, value):
+    """SB3's MLP extractor, features extractor, action and value nets are not built: their arguments, if not SB3's
+    defaults, are refused in one line rather than ignored."""
+    with pytest.raises(ValueError, match=rf"{argument}: PerceiverPolicy builds no MLP extractor, .* got "):
+        PPO(PerceiverPolicy, MajorityTask(), n_steps=8, batch_size=8, policy_kwargs={argument: value, **TINY})
+
+
+def test_no_unused_features_extractor_and_save_load():
+    """Nothing the policy does not use rides along in its parameters (and its saved zip); save/load round-trips."""
+    model = PPO(PerceiverPolicy, MajorityTask(), n_steps=8, batch_size=8, policy_kwargs=TINY)
+    assert not list(model.policy.features_extractor.parameters())
+    owned = sum(p.numel() for m in (model.policy.encoder, model.policy.heads) for p in m.parameters())
+    assert owned == sum(p.numel() for p in model.policy.parameters())
+
+
+def test_a_global_key_without_entity_keys_is_an_ordinary_feature_vector():
+    """``Dict(global=Box(3), x=Box(5))`` has no entity keys: its 'global' is a feature vector like 'x', not the
+    entity global features that every decoder query carries (that broadcast crashed with Discrete(4) and silently
+    added token i to query i with Discrete(2))."""
+
+    class Env(gym.Env):
+        observation_space = spaces.Dict({"global": spaces.Box(-1, 1, (3,)), "x": spaces.Box(-1, 1, (5,))})
+
+        def __init__(self, n):
+            self.action_space = spaces.Discrete(n)
+
+        def reset(self, *, seed=None, options=None):
+            return self.observation_space.sample(), {}
+
+        def step(self, action):
+            return self.observation_space.sample(), 0.0, True, False, {}
+
+    for n in (4, 2):
+        model = PPO(PerceiverPolicy, Env(n), n_steps=8, batch_size=8, policy_kwargs=TINY)
+        assert not model.policy.heads.global_context
+        model.learn(8)
+        assert 0 <= int(model.predict(Env(n).observation_space.sample())[0]) < n
