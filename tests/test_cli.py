@@ -280,6 +280,9 @@ def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path
 
 BAD_INPUT = {  # name: (arguments, what the one error line must say)
     "unknown env": (["train", "--env", "Nope-v0"], "unknown env id 'Nope-v0'"),
+    "misspelt env": (["train", "--env", "Skirmish-v0"],
+                     "unknown env id 'Skirmish-v0'; did you mean 'perceiver_rl/Skirmish-v0'? Shipped games: "
+                     "perceiver_rl/Foraging-v0,"),
     "env off the convention": (["train", "--env", "test_cli/NoMask-v0", "--env-package", "test_cli"],
                                "has no mask key 'enemy_mask'"),
     "unknown env package": (["train", "--env-package", "no_such_package"], "--env-package no_such_package: cannot"),
@@ -304,6 +307,21 @@ BAD_INPUT = {  # name: (arguments, what the one error line must say)
     "--into not a .json": (["compare", "--report-only", "bad.yaml", "--into", "m.txt"],
                            "--into m.txt: expected a file ending in .json"),
 }
+
+
+if importlib.util.find_spec("minigrid") is None:  # the MiniGrid id is registered, its package missing
+    BAD_INPUT["MiniGrid without its extra"] = (
+        ["train", "--env", "NoMission/MiniGrid-Empty-8x8-v0"],
+        "needs the 'minigrid' package, not installed here; install this project's 'minigrid' extra: pip install -e "
+        "'.[minigrid]'",
+    )
+
+
+def test_unknown_env_lists_shipped_games_apart_from_other_presets(capsys: pytest.CaptureFixture) -> None:
+    assert train_agent().main(["train", "--env", "Nope-v0"]) == 2
+    shipped, _, others = capsys.readouterr().err.partition("Shipped games: ")[2].partition("; ids with a preset: ")
+    assert "perceiver_rl/Skirmish-v0" in shipped and "CartPole-v1" not in shipped
+    assert "CartPole-v1" in others and "perceiver_rl/" not in others
 
 
 @pytest.fixture
