@@ -292,6 +292,10 @@ def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path
     result = cli(*args, cwd=tmp_path, **{CRASH_SEED_VAR: "10003"})
     assert result.returncode == 1, result.stderr
     assert "mlp seed 2: killed by SIGKILL" in result.stdout
+    # each cell's evaluations as they come, and its steps and final evaluation when it ends
+    assert re.search(r"^mlp seed 0: steps +256 \| eval return .* \(4 episodes\)$", result.stdout, re.M), result.stdout
+    assert re.search(r"\] mlp seed 0: completed, 768 steps, final return -?\d+\.\d+, success +\d+% \(100 episodes\)$",
+                     result.stdout, re.M), result.stdout
     compare_dir = only_run(tmp_path / "cmp")
     assert len(list(compare_dir.glob("Pick-v0__mlp__*"))) == 3
     report = (compare_dir / "report" / "report.md").read_text()
