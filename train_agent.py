@@ -1,6 +1,8 @@
 """Train, evaluate and compare Perceiver IO agents on games with many entities.
 
-    python train_agent.py                      # the main job: Perceiver PPO on Skirmish for a few minutes on a CPU
+``python`` below is the interpreter with this project installed (after the README's set-up: ``.venv/bin/python``).
+
+    python train_agent.py                      # the main job: Perceiver PPO on Skirmish at the preset's budget
     python train_agent.py train --env ID --core perceiver --timesteps N --seed S --n-envs K --logdir DIR \\
         [--config FILE] [--set key=value ...] [--device auto] [--resume CHECKPOINT] [--env-package NAME]
     python train_agent.py eval --model PATH --episodes N [--seed S] [--video FILE.gif|.mp4] [--attention] \\
