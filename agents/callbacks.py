@@ -136,10 +136,10 @@ class TimedEval(MaskableEvalCallback):
         self._after_evaluation(started, list(self.evaluations_results[-1]), final=False)
         return keep_training
 
-    def _before_evaluation(self) -> float:
-        """Log the attention picture and reseed the eval env; returns the start time."""
+    def _before_evaluation(self, picture: bool = True) -> float:
+        """Log the attention picture (if ``picture``) and reseed the eval env; returns the start time."""
         started = time.perf_counter()
-        if self.attention_env is not None:  # recorded before the evaluation dumps the logger
+        if picture and self.attention_env is not None:  # recorded before the evaluation dumps the logger
             picture = snapshot(self.model, self.attention_env, self.seed)  # (H, W, 3) uint8
             self.logger.record("eval/attention", Image(picture, "HWC"), exclude=("stdout", "log", "json", "csv"))
         self.eval_env.seed(self.seed)
@@ -165,9 +165,10 @@ class TimedEval(MaskableEvalCallback):
         if self.ctrl_c is not None and self.ctrl_c.requested:
             return  # the user asked to stop: no final evaluation (the last periodic one stands)
         last = self.records[-1] if self.records else None
-        if last is not None and last.timesteps == self.num_timesteps and len(last.returns) >= self.final_episodes:
+        seen = last is not None and last.timesteps == self.num_timesteps  # this policy's picture is logged already
+        if seen and len(last.returns) >= self.final_episodes:
             return
-        started = self._before_evaluation()
+        started = self._before_evaluation(picture=not seen)
         self._is_success_buffer = []
         returns, _ = evaluate_policy(
             self.model, self.eval_env, n_eval_episodes=self.final_episodes, deterministic=True,
