@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import signal
 import sys
 import threading
@@ -154,10 +155,13 @@ class TimedEval(MaskableEvalCallback):
             self.records.pop()  # the same policy: the longer evaluation stands for it
         self.records.append(record)
         self.count += 1
-        with self.csv_path.open("w", newline="") as f:
+        # written aside, then renamed: a reader (compare's progress lines) never sees a half-written file
+        partial = self.csv_path.with_suffix(".csv.partial")
+        with partial.open("w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(EVAL_COLUMNS)
             writer.writerows(r.csv_row() for r in self.records)
+        os.replace(partial, self.csv_path)
         if self.echo:
             self._echo(record)
 

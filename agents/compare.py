@@ -83,8 +83,8 @@ def cell_run_dir(compare_dir: Path, env_id: str, cell: Cell) -> Path | None:
 
 
 def evaluation_rows(run_dir: Path | None) -> list[dict[str, str]]:
-    """The complete rows of a run's ``evaluations.csv`` so far (none if it is missing; a row being written is
-    left out: it is read again at the next poll)."""
+    """The rows of a run's ``evaluations.csv`` so far (none if it is missing; ``train`` replaces the file whole, and
+    a row with an empty field is left out all the same)."""
     path = run_dir / EVAL_CSV if run_dir is not None else None
     if path is None or not path.is_file():
         return []
