@@ -1,6 +1,8 @@
 """Train, evaluate and compare Perceiver IO agents on games with many entities.
 
-    python train_agent.py                      # the main job: Perceiver PPO on Skirmish for a few minutes on a CPU
+``python`` below is the interpreter with this project installed (after the README's set-up: ``.venv/bin/python``).
+
+    python train_agent.py                      # the main job: Perceiver PPO on Skirmish at the preset's budget
     python train_agent.py train --env ID --core perceiver --timesteps N --seed S --n-envs K --logdir DIR \\
         [--config FILE] [--set key=value ...] [--device auto] [--resume CHECKPOINT] [--env-package NAME]
     python train_agent.py eval --model PATH --episodes N [--seed S] [--video FILE.gif|.mp4] [--attention] \\
@@ -19,6 +21,8 @@ Bad input (an unknown env id, core or key, a bad number, a missing model) prints
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +52,33 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def runnable_path(path: Path, *, executable: bool = False) -> str:
+    """``path`` as a shell word that works from the current folder: relative below it, else absolute; quoted."""
+    absolute = Path(os.path.abspath(path))  # not resolved: a venv's python is a link that must stay the venv's
+    try:
+        relative = absolute.relative_to(Path.cwd())
+    except ValueError:
+        return shlex.quote(str(absolute))
+    # a bare command name is looked up on PATH: an executable in this very folder needs ./
+    return shlex.quote(f".{os.sep}{relative}" if executable and len(relative.parts) == 1 else str(relative))
+
+
+def command_line(*args: str | Path) -> str:
+    """A ``train_agent.py`` command line that runs as printed: the interpreter running now (a bare ``python`` may be
+    another one, without torch), this script, then ``args`` quoted for the shell."""
+    words = [runnable_path(Path(sys.executable), executable=True), runnable_path(Path(__file__))]
+    return " ".join(words + [shlex.quote(str(arg)) for arg in args])
+
+
+def tensorboard_line(logdir: Path) -> str:
+    """The tensorboard command for ``logdir`` that runs as printed: the ``tensorboard`` installed beside the running
+    interpreter (in its venv), or ``python -m tensorboard.main``."""
+    script = Path(sys.executable).parent / "tensorboard"
+    python = runnable_path(Path(sys.executable), executable=True)
+    start = runnable_path(script, executable=True) if script.is_file() else f"{python} -m tensorboard.main"
+    return f"{start} --logdir {shlex.quote(str(logdir))}"
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:
@@ -228,15 +259,25 @@ def print_train_result(result: TrainResult, logdir: Path) -> None:
     print(f"\n{status}: {s['timesteps']:,} steps, {s['train_seconds']:.0f} s training "
           f"({s['steps_per_second']:.0f} steps/s), {s['eval_seconds']:.0f} s evaluating")
     if final:
-        success = "" if final["success_rate"] is None else f", success {final['success_rate']:.0%}"
-        print(f"final evaluation at {final['timesteps']:,} steps ({final['episodes']} deterministic episodes): "
-              f"return {final['mean_return']:.2f} ± {final['std_return']:.2f}{success}")
+        print(f"{'final' if final['final'] else 'last'} evaluation at {final['timesteps']:,} steps "
+              f"({final['episodes']} deterministic episodes): {interval_text(final)}")
     print(f"run folder:  {result.run_dir}")
     print(f"model:       {result.model_path}")
-    print(f"tensorboard: tensorboard --logdir {logdir}")
-    print(f"evaluate:    python train_agent.py eval --model {result.model_path} --episodes 20 --video episode.gif")
+    print(f"tensorboard: {tensorboard_line(logdir)}")
+    evaluate = command_line("eval", "--model", result.model_path, "--episodes", "100", "--video", "episode.gif")
+    print(f"evaluate:    {evaluate}")
     if result.status == "interrupted":
-        print(f"continue:    python train_agent.py train --resume {result.model_path} --logdir {logdir}")
+        print(f"continue:    {command_line('train', '--resume', result.model_path, '--logdir', logdir)}")
+
+
+def interval_text(stats: dict) -> str:
+    """An evaluation's mean return and success rate with their 95% intervals, in one line's worth of text."""
+    low, high = stats["return_ci95"]
+    text = f"return {stats['mean_return']:.2f} (95% CI {low:.2f} to {high:.2f}; std {stats['std_return']:.2f})"
+    if stats["success_rate"] is not None:
+        low, high = stats["success_ci95"]
+        text += f", success {stats['success_rate']:.0%} (95% CI {low:.0%} to {high:.0%})"
+    return text
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -250,11 +291,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
                        env_kwargs=env_kwargs)
     json_path = args.json or unique_path(args.model.parent, f"{args.model.stem}.eval", ".json")
     write_json(json_path, results)
-    success = "n/a (the env reports no is_success)" if results["success_rate"] is None else (
-        f"{results['success_rate']:.1%}")
     print(f"{results['env_id']}, {results['episodes']} deterministic episodes of {args.model}")
-    print(f"return:  {results['mean_return']:.3f} ± {results['std_return']:.3f} (mean ± std)")
-    print(f"success: {success}")
+    low, high = results["return_ci95"]
+    print(f"return:  {results['mean_return']:.3f} ± {results['std_return']:.3f} (mean ± std; the mean's 95% CI "
+          f"{low:.3f} to {high:.3f})")
+    if results["success_rate"] is None:
+        print("success: n/a (the env reports no is_success)")
+    else:
+        low, high = results["success_ci95"]
+        print(f"success: {results['success_rate']:.1%} (95% CI {low:.1%} to {high:.1%}, Wilson)")
     if args.video:
         print(f"video:   {args.video}")
     if args.still:
@@ -301,9 +346,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         compare_dir, cells = compare_locally(args)
     report = build_report(compare_dir)
     print(f"report: {report}")
-    print(f"tensorboard: tensorboard --logdir {compare_dir}")
+    print(f"tensorboard: {tensorboard_line(compare_dir)}")
     if args.backend == "ray" and any(cell.returncode is None for cell in cells):
-        print(f"continue:    python train_agent.py compare --backend ray --resume {compare_dir}")
+        print(f"continue:    {command_line('compare', '--backend', 'ray', '--resume', compare_dir)}")
         return EXIT_INTERRUPTED
     return 1 if any(cell.returncode != 0 for cell in cells) else 0
 
@@ -408,10 +453,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"The best of {len(completed)} {core} configurations on {env_id} by the final deterministic evaluation "
         f"return ({best['mean_return']:.3f} at {best['timesteps']:,} steps, seed {args.seed}).",
         f"From: {' '.join(sys.argv)}",
-        f"Use:  python train_agent.py train --env {env_id} --core {core} --config {path}",
+        f"Use:  {command_line('train', '--env', env_id, '--core', core, '--config', path)}",
     ]))
     print(f"best: {best['hparams']} -> {path}")
-    print(f"train it: python train_agent.py train --env {env_id} --core {core} --config {path}")
+    print(f"train it: {command_line('train', '--env', env_id, '--core', core, '--config', path)}")
     return 0 if len(completed) == len(trials) else 1
 
 

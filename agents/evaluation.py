@@ -13,6 +13,7 @@ import numpy as np
 from agents.attention_view import attention_frame, attention_unsupported, end_frame
 from agents.errors import UsageError
 from agents.factory import check_model_path, deterministic_action, load_agent, make_env
+from agents.intervals import mean_interval, wilson_interval
 from agents.rundir import find_run_config, load_run
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
@@ -63,9 +64,10 @@ def evaluate(
     seed: int = EVAL_SEED,
     env_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run ``episodes`` deterministic episodes, seeded ``seed``, ``seed + 1``, ..., and return the stats. The first one
-    is filmed to ``video`` and/or its frame ``still_step`` saved to ``still``; with ``attention`` every frame shows
-    what its decision attended to. ``env_kwargs`` are the env's constructor arguments."""
+    """Run ``episodes`` deterministic episodes, seeded ``seed``, ``seed + 1``, ..., and return the stats (mean return
+    and success rate with their 95% intervals, ``return_ci95`` and ``success_ci95``). The first one is filmed to
+    ``video`` and/or its frame ``still_step`` saved to ``still``; with ``attention`` every frame shows what its
+    decision attended to. ``env_kwargs`` are the env's constructor arguments."""
     if video is not None:
         check_video_path(video)
     if still is not None:
@@ -110,7 +112,10 @@ def evaluate(
         "model": str(model_path), "env_id": env_id, "env_kwargs": env_kwargs or {}, "episodes": episodes, "seed": seed,
         "deterministic": True,
         "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
-        "success_rate": float(np.mean(successes)) if successes else None, "returns": returns,
+        "return_ci95": list(mean_interval(returns)),
+        "success_rate": float(np.mean(successes)) if successes else None,
+        "success_ci95": list(wilson_interval(int(sum(successes)), len(successes))) if successes else None,
+        "returns": returns,
         "video": str(video) if video else None, "still": str(still) if still else None, "attention": attention,
     }
 

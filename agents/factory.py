@@ -29,10 +29,13 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from agents.errors import UsageError
 from agents.presets import AgentConfig, game_presets, resolve_config
-from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, count_params, parse_observation_space
+from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, parse_observation_space
 
-#: Packages imported before looking up an env id: ``envs`` registers the shipped games (``perceiver_rl/<Name>-v0``).
-DEFAULT_ENV_PACKAGES = ("envs",)
+#: Packages imported before looking up an env id: ``envs`` registers the shipped games (``perceiver_rl/<Name>-v0``),
+#: ``envs.wrappers`` the ``NoMission/<MiniGrid id>`` ids (MiniGrid itself is imported only when such an env is built).
+DEFAULT_ENV_PACKAGES = ("envs", "envs.wrappers")
+#: Modules some registered envs import when built, and the pip extra of this project that installs each.
+OPTIONAL_MODULES = {"minigrid": "minigrid"}
 
 Agent = PPO | MaskablePPO
 
@@ -43,7 +46,7 @@ def import_env_packages(names: Iterable[str]) -> None:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as e:
-            if e.name != name:  # the package exists but is broken: that is a bug to show, not to hide
+            if e.name != name.split(".")[0]:  # the package exists but is broken: that is a bug to show, not to hide
                 raise
     for name in names:
         try:
@@ -52,14 +55,25 @@ def import_env_packages(names: Iterable[str]) -> None:
             raise UsageError(f"--env-package {name}: cannot import it ({e})") from e
 
 
+def _either(names: list[str]) -> str:
+    """``'a'``, ``'a' or 'b'``, ``'a', 'b' or 'c'``."""
+    quoted = [repr(name) for name in names]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
 def check_env_id(env_id: str) -> None:
-    """Raise a UsageError naming close matches and the shipped games if ``env_id`` is not registered."""
+    """Raise a UsageError naming close matches, the shipped games and the other ids with a preset if ``env_id`` is
+    not registered."""
     if env_id in gym.registry:
         return
-    shipped = sorted(set(game_presets()) | {i for i in gym.registry if i.startswith("perceiver_rl/")})
+    shipped = sorted(i for i in gym.registry if i.startswith("perceiver_rl/"))  # registered by ``import envs``
+    others = sorted(set(game_presets()) - set(shipped))
     close = difflib.get_close_matches(env_id, list(gym.registry), n=3)
-    hint = f"; did you mean {close}?" if close else ""
-    raise UsageError(f"unknown env id {env_id!r}{hint} shipped games: {shipped} (--env-package NAME imports more)")
+    hint = f"; did you mean {_either(close)}?" if close else ""
+    raise UsageError(
+        f"unknown env id {env_id!r}{hint} Shipped games: {', '.join(shipped)}; ids with a preset: {', '.join(others)}; "
+        "--env-package NAME imports a module that registers more"
+    )
 
 
 def _registered_env(env_id: str, env_packages: tuple[str, ...], **kwargs: Any) -> gym.Env:
@@ -86,6 +100,12 @@ def make_env(
     try:
         env = make_vec_env(partial(_registered_env, env_id, tuple(env_packages)), n_envs=n_envs, seed=seed,
                            env_kwargs=kwargs, vec_env_cls=SubprocVecEnv if vec_env == "subproc" else DummyVecEnv)
+    except ModuleNotFoundError as e:
+        if e.name not in OPTIONAL_MODULES:
+            raise
+        extra = OPTIONAL_MODULES[e.name]
+        raise UsageError(f"{env_id}: needs the {e.name!r} package, not installed here; install this project's "
+                         f"{extra!r} extra: pip install -e '.[{extra}]'") from e
     except (TypeError, ValueError) as e:
         raise UsageError(f"{env_id}: cannot build it with {dict(env_kwargs or {})} ({e})") from e
     try:
@@ -159,8 +179,3 @@ def deterministic_action(model: Agent, env: gym.Env, obs: Any) -> np.ndarray:
     MaskablePPO gets)."""
     masks = {"action_masks": env.get_wrapper_attr("action_masks")()} if isinstance(model, MaskablePPO) else {}
     return model.predict(obs, deterministic=True, **masks)[0]
-
-
-def count_parameters(agent: Agent) -> int:
-    """The number of trainable parameters of the agent's policy (actor, critic and core), as perceiver_rl counts."""
-    return count_params(agent.policy)

@@ -24,14 +24,15 @@ import numpy as np
 import sb3_contrib
 import stable_baselines3
 import torch
-from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback, ProgressBarCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.attention_view import attention_unsupported
-from agents.callbacks import HParams, StopOnCtrlC, Throughput, TimeCap, TimedEval
+from agents.callbacks import FINAL_EVAL_EPISODES, HParams, Progress, StopOnCtrlC, Throughput, TimeCap, TimedEval
 from agents.errors import UsageError
-from agents.factory import build_agent, count_parameters, is_maskable, load_agent, make_env
+from agents.factory import build_agent, is_maskable, load_agent, make_env
+from agents.intervals import mean_interval, wilson_interval
 from agents.presets import AgentConfig
 from agents.rundir import (
     CHECKPOINT_DIR,
@@ -42,7 +43,7 @@ from agents.rundir import (
     save_config,
     write_json,
 )
-from perceiver_rl.cost import policy_flops
+from perceiver_rl.cost import count_params, policy_flops
 
 EVAL_SEED_OFFSET = 10_000  # the eval env's seed is the run's seed + this, so it never replays training episodes
 log = logging.getLogger(__name__)
@@ -73,10 +74,12 @@ def train(
     resume: Path | None = None,
     echo: bool = True,
     on_evaluation: Callable[[dict[str, Any]], None] | None = None,
+    final_episodes: int = FINAL_EVAL_EPISODES,
 ) -> TrainResult:
     """Train ``config`` in a new folder under ``logdir`` (continuing ``resume``'s weights and step count if given).
 
-    ``on_evaluation`` is called with :func:`last_evaluation` after each evaluation, the final one included.
+    ``on_evaluation`` is called with :func:`last_evaluation` after each evaluation, the final one included; the final
+    evaluation plays ``final_episodes`` episodes (at least the preset's ``eval_episodes``).
     """
     n_envs, total = config.run["n_envs"], config.run["total_timesteps"]
     env = make_env(config.env_id, n_envs, config.seed, config.env_packages, env_kwargs=config.env,
@@ -95,7 +98,7 @@ def train(
     meta = {
         "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": sys.argv, "run_dir": str(run_dir),
         "algorithm": type(model).__name__, "policy": type(model.policy).__name__,
-        "parameters": count_parameters(model), "flops_per_step": policy_flops(model.policy),
+        "parameters": count_params(model.policy), "flops_per_step": policy_flops(model.policy),
         "device": str(model.device), "threads": torch.get_num_threads(),
         "resumed_from": str(resume) if resume else None,
         "resumed_at_step": model.num_timesteps if resume else None, "versions": _versions(),
@@ -107,7 +110,7 @@ def train(
     ctrl_c = StopOnCtrlC()
     evaluation = TimedEval(
         eval_env, eval_seed, run_dir, config.run["eval_freq"], n_envs, config.run["eval_episodes"], is_maskable(env),
-        echo, picture_env.envs[0] if picture_env is not None else None, ctrl_c,
+        echo, picture_env.envs[0] if picture_env is not None else None, ctrl_c, final_episodes,
     )
     checkpoints = CheckpointCallback(
         max(1, config.run["checkpoint_freq"] // n_envs), str(run_dir / CHECKPOINT_DIR), name_prefix=CHECKPOINT_PREFIX
@@ -118,10 +121,17 @@ def train(
     callbacks = [ctrl_c, evaluation, checkpoints, Throughput(evaluation), HParams(hparams), time_cap]
     if on_evaluation is not None:
         callbacks.append(AfterEvaluation(evaluation, on_evaluation))
-    progress = ProgressBarCallback() if echo else None
+    start, target = model.num_timesteps, rollout_target(model, total)
+    progress = Progress(evaluation, target) if echo else None
     if echo:
-        print(f"Training {config.core} {type(model).__name__} on {config.env_id} ({meta['parameters']:,} parameters, "
-              f"{total:,} steps, seed {config.seed}) -> {run_dir}", flush=True)
+        what = f"{config.core} {type(model).__name__} on {config.env_id} ({meta['parameters']:,} parameters, seed " \
+               f"{config.seed})"
+        steps = f"{target:,} steps" + (f" (--timesteps {total:,} rounded up to whole rollouts of "
+                                        f"{model.n_steps * n_envs:,})" if target != total else "")
+        print(f"Resuming {what} from {resume} at {start:,} steps, to {steps}" if resume else
+              f"Training {what} for {steps}", f"-> {run_dir}", flush=True)
+        print(f"Evaluating every {config.run['eval_freq']:,} steps on {config.run['eval_episodes']} episodes (short: a "
+              f"trend), and at the end on {evaluation.final_episodes} (the result, with 95% intervals)", flush=True)
 
     returned = False  # learn() returned (at the budget, the time cap or the first Ctrl-C), not raised
     try:
@@ -162,6 +172,13 @@ def train(
     return TrainResult(run_dir, model_path, status, summary)
 
 
+def rollout_target(model: Any, total: int) -> int:
+    """The step count ``model.learn`` stops at for a budget of ``total`` steps: PPO collects whole rollouts of
+    ``n_steps * n_envs`` steps, so it rounds the steps left up to a multiple of that."""
+    rollout = model.n_steps * model.n_envs
+    return model.num_timesteps + -(-(total - model.num_timesteps) // rollout) * rollout
+
+
 def _attention_env(config: AgentConfig, model: Any, env: VecEnv, seed: int) -> VecEnv | None:
     """A rendering env for the ``eval/attention`` picture, or None (with a debug-level reason) if it cannot be drawn."""
     reason = attention_unsupported(model, env.envs[0])
@@ -182,15 +199,19 @@ def _summary(status: str, timesteps: int, evaluation: TimedEval, parameters: int
 
 
 def last_evaluation(evaluation: TimedEval) -> dict[str, Any] | None:
-    """The latest evaluation (steps, episodes, mean and std return, success rate or None), or None before the first."""
-    if not evaluation.evaluations_results:
+    """The latest evaluation, or None before the first: steps, episodes, whether it is the run's final one, mean and
+    std of the return with the mean's 95% interval, and the success rate with its 95% Wilson interval (both None if
+    the env reports no ``is_success``)."""
+    if not evaluation.records:
         return None
-    returns = evaluation.evaluations_results[-1]
-    successes = evaluation.evaluations_successes[-1] if evaluation.evaluations_successes else []
+    record = evaluation.records[-1]
+    wins = sum(record.successes)
     return {
-        "timesteps": int(evaluation.evaluations_timesteps[-1]), "episodes": len(returns),
-        "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
-        "success_rate": float(np.mean(successes)) if successes else None,
+        "timesteps": record.timesteps, "episodes": len(record.returns), "final": record.final,
+        "mean_return": float(np.mean(record.returns)), "std_return": float(np.std(record.returns)),
+        "return_ci95": list(mean_interval(record.returns)),
+        "success_rate": record.success_rate,
+        "success_ci95": list(wilson_interval(wins, len(record.successes))) if record.successes else None,
     }
 
 
@@ -204,7 +225,7 @@ class AfterEvaluation(BaseCallback):
         self.seen = 0
 
     def _report_new(self) -> None:
-        count = len(self.evaluation.evaluations_timesteps)
+        count = self.evaluation.count
         if count > self.seen:
             self.seen = count
             self.hook(last_evaluation(self.evaluation))

@@ -100,7 +100,7 @@ def write_runs(root: Path, offsets: dict[str, float], seeds: range = range(3), e
             run.mkdir(parents=True)
             config = AgentConfig(env_id, core, seed, {}, {}, {})
             save_config(run, config, {"parameters": 1000 if core == "mlp" else 2000})
-            rows = [f"{s},{s / 100 + seed},{s / 100},{offset + seed + s / 100},1,0.5" for s in (100, 200, 300)]
+            rows = [f"{s},{s / 100 + seed},{s / 100},{offset + seed + s / 100},1,0.5,20" for s in (100, 200, 300)]
             (run / EVAL_CSV).write_text(",".join(EVAL_COLUMNS) + "\n" + "\n".join(rows) + "\n")
     return root
 
@@ -183,7 +183,7 @@ def write_continuation(root: Path, name: str, source: Path, step: int, rows: lis
     run.mkdir()
     meta = {"resumed_from": str(source), "resumed_at_step": step, "parameters": 3000}
     save_config(run, AgentConfig("Game-v0", "perceiver", 0, {}, {}, {}), meta)
-    lines = [f"{s},{t},{t},{r},1,0.5" for s, t, r in rows]
+    lines = [f"{s},{t},{t},{r},1,0.5,20" for s, t, r in rows]
     (run / EVAL_CSV).write_text(",".join(EVAL_COLUMNS) + "\n" + "\n".join(lines) + "\n")
     return run
 

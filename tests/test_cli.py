@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -163,8 +164,17 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = tmp_path_factory.mktemp("trained")
     result = cli(*train_args("test_cli/MaskedPick-v0", "runs", 1024), cwd=cwd)
     assert result.returncode == 0, result.stderr
-    assert "final evaluation" in result.stdout and "tensorboard --logdir runs" in result.stdout
+    assert "final evaluation at 1,024 steps (100 deterministic episodes): return" in result.stdout
+    assert "(4 episodes, short)" in result.stdout and "(100 episodes, final)" in result.stdout
+    assert re.search(r"success \d+% \(95% CI \d+% to \d+%\)", result.stdout), result.stdout
+    (cwd / "train.out").write_text(result.stdout)  # the hints it printed, for test_printed_hints_run_as_printed
     return only_run(cwd / "runs")
+
+
+def hint(stdout: str, name: str) -> str:
+    """The command after ``name:`` in the output of ``train`` (``evaluate``, ``tensorboard``, ``continue``)."""
+    (line,) = [line for line in stdout.splitlines() if line.startswith(f"{name}:")]
+    return line.partition(":")[2].strip()
 
 
 def test_train_writes_the_run_folder(trained: Path) -> None:
@@ -178,9 +188,15 @@ def test_train_writes_the_run_folder(trained: Path) -> None:
     assert config["meta"]["algorithm"] == "MaskablePPO"
     summary = json.loads((trained / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["timesteps"] == 1024
-    assert summary["final_eval"]["episodes"] == 4 and 0 <= summary["final_eval"]["success_rate"] <= 1
-    evaluations = np.load(trained / "evaluations.npz")
-    assert evaluations["timesteps"].tolist() == [256, 512, 768, 1024]
+    # the final evaluation: 100 episodes (not the 4 of the periodic ones), with 95% intervals around its estimates
+    final = summary["final_eval"]
+    assert final["episodes"] == 100 and final["final"] and final["timesteps"] == 1024
+    assert final["success_ci95"][0] <= final["success_rate"] <= final["success_ci95"][1]
+    assert final["return_ci95"][0] <= final["mean_return"] <= final["return_ci95"][1]
+    evaluations = np.load(trained / "evaluations.npz")  # SB3's file: the periodic evaluations, 4 episodes each
+    assert evaluations["timesteps"].tolist() == [256, 512, 768, 1024] and evaluations["results"].shape == (4, 4)
+    table = np.genfromtxt(trained / "evaluations.csv", delimiter=",", names=True)
+    assert table["timesteps"].tolist() == [256, 512, 768, 1024] and table["episodes"].tolist() == [4, 4, 4, 100]
     (events,) = trained.glob("events.out.tfevents.*")
     logged = EventAccumulator(str(events), size_guidance={"scalars": 0}).Reload()
     assert {"time/fps", "time/steps_per_second", "eval/mean_reward", "train/loss"} <= set(logged.Tags()["scalars"])
@@ -191,12 +207,13 @@ def test_resume_continues_in_a_new_folder(trained: Path, tmp_path: Path) -> None
     logdir = trained.parent
     model_bytes = (trained / "model.zip").read_bytes()
     checkpoint = trained / "checkpoints" / "model_512_steps.zip"
-    result = cli("train", "--resume", str(checkpoint), "--timesteps", "1536", "--logdir", str(logdir), "--quiet",
-                 cwd=logdir)
+    result = cli("train", "--resume", str(checkpoint), "--timesteps", "1500", "--logdir", str(logdir), cwd=logdir)
     assert result.returncode == 0, result.stderr
+    assert (f"Resuming mlp MaskablePPO on test_cli/MaskedPick-v0 (533 parameters, seed 0) from {checkpoint} at 512 "
+            "steps, to 1,536 steps (--timesteps 1,500 rounded up to whole rollouts of 128)") in result.stdout
     (resumed,) = [p for p in logdir.iterdir() if p.is_dir() and p != trained]
     summary = json.loads((resumed / "summary.json").read_text())
-    assert summary["timesteps"] == 1536  # from 512 steps to the total of 1536
+    assert summary["timesteps"] == 1536  # from 512 steps to the total of 1500, rounded up to whole rollouts
     meta = yaml.safe_load((resumed / "config.yaml").read_text())["meta"]
     assert meta["resumed_from"] == str(checkpoint) and meta["resumed_at_step"] == 512
     assert (trained / "model.zip").read_bytes() == model_bytes  # nothing overwritten
@@ -212,12 +229,32 @@ def test_resume_continues_in_a_new_folder(trained: Path, tmp_path: Path) -> None
     assert np.all(np.diff(joined["train_seconds"]) > 0)
 
 
+def test_printed_hints_run_as_printed(trained: Path) -> None:
+    """The evaluate and tensorboard lines start with this interpreter's own programs (a bare ``python`` may be one
+    without torch) and run, pasted into a shell in the folder the run was started from."""
+    cwd = trained.parent.parent
+    stdout = (cwd / "train.out").read_text()
+    evaluate = hint(stdout, "evaluate")
+    assert shlex.split(evaluate)[0] == sys.executable, evaluate
+    result = subprocess.run(evaluate, shell=True, cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "100 deterministic episodes" in result.stdout and (cwd / "episode.gif").is_file()
+    tensorboard = hint(stdout, "tensorboard")
+    assert tensorboard.endswith("--logdir runs"), tensorboard
+    version = subprocess.run(f"{tensorboard} --version_tb", shell=True, cwd=cwd, capture_output=True, text=True,
+                             timeout=120)
+    assert version.returncode == 0 and re.match(r"\d+\.\d+", version.stdout), version.stderr
+
+
 def test_eval_prints_and_saves_results_and_video(trained: Path) -> None:
     result = cli("eval", "--model", str(trained / "model.zip"), "--episodes", "3", "--video", "episode.gif",
                  cwd=trained)
     assert result.returncode == 0, result.stderr
     assert "return:" in result.stdout and "success:" in result.stdout
-    results = json.loads((trained / "model.eval.json").read_text())
+    json_path = Path(hint(result.stdout, "json"))  # model.eval.json, or -2 etc. if an earlier test evaluated it
+    assert json_path.parent == trained and json_path.name.startswith("model.eval")
+    results = json.loads(json_path.read_text())
+    assert re.search(r"success: \d+\.\d% \(95% CI \d+\.\d% to \d+\.\d%, Wilson\)", result.stdout), result.stdout
     assert results["episodes"] == 3 and len(results["returns"]) == 3 and results["env_id"] == "test_cli/MaskedPick-v0"
     frames = imageio.mimread(trained / "episode.gif")
     assert len(frames) == EPISODE_STEPS + 1  # the first observation and every step, the last one included
@@ -241,6 +278,11 @@ def test_ctrl_c_saves_a_usable_model(tmp_path: Path) -> None:
     assert (run / "checkpoints" / f"model_{summary['timesteps']}_steps.zip").is_file()
     model = PPO.load(run / "model.zip")
     assert model.num_timesteps == summary["timesteps"]
+    # the continue line runs as printed (here with a budget of one more rollout, for the test's sake)
+    more = f" --timesteps {summary['timesteps'] + 128} --quiet"
+    result = subprocess.run(hint(stdout, "continue") + more, shell=True, cwd=tmp_path, env=cli_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
 
 
 def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path) -> None:
@@ -250,6 +292,10 @@ def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path
     result = cli(*args, cwd=tmp_path, **{CRASH_SEED_VAR: "10003"})
     assert result.returncode == 1, result.stderr
     assert "mlp seed 2: killed by SIGKILL" in result.stdout
+    # each cell's evaluations as they come, and its steps and final evaluation when it ends
+    assert re.search(r"^mlp seed 0: steps +256 \| eval return .* \(4 episodes\)$", result.stdout, re.M), result.stdout
+    assert re.search(r"\] mlp seed 0: completed, 768 steps, final return -?\d+\.\d+, success +\d+% \(100 episodes\)$",
+                     result.stdout, re.M), result.stdout
     compare_dir = only_run(tmp_path / "cmp")
     assert len(list(compare_dir.glob("Pick-v0__mlp__*"))) == 3
     report = (compare_dir / "report" / "report.md").read_text()
@@ -280,6 +326,9 @@ def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path
 
 BAD_INPUT = {  # name: (arguments, what the one error line must say)
     "unknown env": (["train", "--env", "Nope-v0"], "unknown env id 'Nope-v0'"),
+    "misspelt env": (["train", "--env", "Skirmish-v0"],
+                     "unknown env id 'Skirmish-v0'; did you mean 'perceiver_rl/Skirmish-v0'? Shipped games: "
+                     "perceiver_rl/Foraging-v0,"),
     "env off the convention": (["train", "--env", "test_cli/NoMask-v0", "--env-package", "test_cli"],
                                "has no mask key 'enemy_mask'"),
     "unknown env package": (["train", "--env-package", "no_such_package"], "--env-package no_such_package: cannot"),
@@ -304,6 +353,21 @@ BAD_INPUT = {  # name: (arguments, what the one error line must say)
     "--into not a .json": (["compare", "--report-only", "bad.yaml", "--into", "m.txt"],
                            "--into m.txt: expected a file ending in .json"),
 }
+
+
+if importlib.util.find_spec("minigrid") is None:  # the MiniGrid id is registered, its package missing
+    BAD_INPUT["MiniGrid without its extra"] = (
+        ["train", "--env", "NoMission/MiniGrid-Empty-8x8-v0"],
+        "needs the 'minigrid' package, not installed here; install this project's 'minigrid' extra: pip install -e "
+        "'.[minigrid]'",
+    )
+
+
+def test_unknown_env_lists_shipped_games_apart_from_other_presets(capsys: pytest.CaptureFixture) -> None:
+    assert train_agent().main(["train", "--env", "Nope-v0"]) == 2
+    shipped, _, others = capsys.readouterr().err.partition("Shipped games: ")[2].partition("; ids with a preset: ")
+    assert "perceiver_rl/Skirmish-v0" in shipped and "CartPole-v1" not in shipped
+    assert "CartPole-v1" in others and "perceiver_rl/" not in others
 
 
 @pytest.fixture
