@@ -71,6 +71,8 @@ class TransformerPolicySettings:
     dim: int = key(64, "token width", minimum=1)
     num_layers: int = key(2, "self-attention blocks", minimum=1)
     num_heads: int = key(4, "heads of the self-attention", minimum=1)
+    cross_heads: int = key(1, "heads of the cross-attentions: the decoder's (and the Perceiver's encoder's)",
+                           minimum=1)
 
 
 @dataclass
