@@ -1,0 +1,130 @@
+"""Three choices on the Skirmish policy's hot path, each measured against its alternative in one process, interleaved.
+
+Run: ``python benchmarks/policy_ops.py`` (``--rounds``). The policy is the shipped Skirmish preset's
+(``agents.make_agent``); one torch thread.
+
+- ``distribution``: one PPO minibatch (forward, log-probabilities, entropy, backward) with the policy's
+  ``BatchedMultiCategorical`` against sb3-contrib's ``MaskableMultiCategoricalDistribution`` (a ``Categorical`` per
+  action dimension), at the minibatch of 256 and the rollout's batch of 8;
+- ``inference_mode``: one acting step of 8 observations (what a rollout step runs) under ``torch.no_grad`` against
+  ``torch.inference_mode``;
+- ``attention``: ``F.scaled_dot_product_attention`` against matmul-softmax-matmul, forward + backward, at the
+  policy's shapes (the encoder's 16 latents over 19 masked tokens, one head of 64; a latent layer, 4 heads of 16).
+
+Writes ``benchmarks/results/policy_ops.json``: the median milliseconds of each side and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sb3_contrib.common.maskable.distributions import MaskableMultiCategoricalDistribution
+
+import envs  # noqa: F401  (registers the games)
+from agents import make_agent
+
+RESULTS = Path(__file__).parent / "results" / "policy_ops.json"
+
+
+def interleaved(sides: dict[str, Callable[[], None]], rounds: int, calls: int) -> dict[str, float]:
+    """Median milliseconds per call of each side, the sides alternating round by round after a warm-up."""
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, fn in sides.items():
+            fn()
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            times[name].append((time.perf_counter() - start) / calls * 1000)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def batch_of(policy, size: int) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """``size`` sampled observations as tensors, sampled actions, and all-open action masks."""
+    samples = [policy.observation_space.sample() for _ in range(size)]
+    obs, _ = policy.obs_to_tensor({k: np.stack([s[k] for s in samples]) for k in samples[0]})
+    actions = torch.as_tensor(np.stack([policy.action_space.sample() for _ in range(size)]))
+    return obs, actions, torch.ones(size, int(policy.action_space.nvec.sum()), dtype=torch.bool)
+
+
+def math_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Attention written out: softmax(q k^T / sqrt(d)) v over the keys where ``mask`` is True."""
+    scores = q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(-1) @ v
+
+
+def torch_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """torch's fused kernel, as ``perceiver_rl.attention.masked_attention`` calls it."""
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    policy = make_agent("perceiver_rl/Skirmish-v0", core="perceiver", seed=0, device="cpu", n_envs=1).policy
+    batched = policy.action_dist
+    per_dimension = MaskableMultiCategoricalDistribution(list(policy.action_space.nvec))
+    results = []
+
+    def record(what: str, sides: dict[str, float]) -> None:
+        (a, ta), (b, tb) = sides.items()
+        results.append({"what": what, a: ta, b: tb, "ratio": ta / tb})
+        print(f"{what:48s} {a} {ta:8.2f} ms   {b} {tb:8.2f} ms   {a} / {b} = {ta / tb:.2f}", flush=True)
+
+    for size in (256, 8):
+        obs, actions, masks = batch_of(policy, size)
+
+        def minibatch(dist=None, obs=obs, actions=actions, masks=masks) -> None:
+            policy.action_dist = dist
+            values, log_prob, entropy = policy.evaluate_actions(obs, actions, action_masks=masks)
+            (log_prob.mean() + entropy.mean() + values.mean()).backward()
+
+        record(f"distribution, minibatch of {size}", interleaved(
+            {"sb3-contrib": lambda: minibatch(per_dimension), "batched": lambda: minibatch(batched)},
+            args.rounds, 5))
+    policy.action_dist = batched
+    obs, _, masks = batch_of(policy, 8)
+
+    def act(context) -> None:
+        with context():
+            policy._distribution(obs, masks)  # the acting forward pass, without the mode switch that forward() makes
+
+    record("acting step of 8 observations", interleaved(
+        {"no_grad": lambda: act(torch.no_grad), "inference_mode": lambda: act(torch.inference_mode)},
+        args.rounds, 50))
+    for name, (heads, queries, keys, width, masked) in {
+        "encoder cross-attention": (1, 16, 19, 64, True), "latent self-attention": (4, 16, 16, 16, False)
+    }.items():
+        q, k, v = (torch.randn(256, heads, n, width, requires_grad=True) for n in (queries, keys, keys))
+        mask = (torch.rand(256, 1, 1, keys) > 0.2) if masked else None
+
+        def step(fn, q=q, k=k, v=v, mask=mask) -> None:
+            fn(q, k, v, mask).sum().backward()
+
+        record(f"{name}, batch 256, fwd+bwd", interleaved(
+            {"math": lambda: step(math_attention),
+             "sdpa": lambda: step(torch_attention)},
+            args.rounds, 20))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"torch": torch.__version__, "threads": 1, "command": " ".join(["python", *sys.argv])}
+    args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
