@@ -353,3 +353,30 @@ def test_subproc_envs_register_the_games_in_each_worker() -> None:
         assert env.reset()["item"].shape[0] == 2
     finally:
         env.close()
+
+
+def test_a_model_saved_with_another_decoder_layout_fails_to_load_in_one_line(tmp_path: Path) -> None:
+    """A zip whose policy weights are named as another layout named them (issue 26 replaced a learned query per
+    verb by one per decision) is refused in one line naming the keys, never loaded into a wrong policy."""
+    import io
+    import zipfile
+
+    import torch
+
+    from agents import load_agent
+
+    path = tmp_path / "model.zip"
+    make_agent("perceiver_rl/Nearest-v0", seed=0, **TINY, **TINY_CORE["perceiver"]).save(path)
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    state = torch.load(io.BytesIO(files["policy.pth"]))
+    state["heads.verb_queries.array"] = state.pop("heads.learned_queries.array")  # the old name of a query array
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    files["policy.pth"] = buffer.getvalue()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    with pytest.raises(UsageError, match=r"is not a saved agent for this env \(RuntimeError: .*verb_queries") as info:
+        load_agent(path, make_env("perceiver_rl/Nearest-v0", 1, 0))
+    assert "\n" not in str(info.value)
