@@ -107,14 +107,15 @@ class DecisionHeads(nn.Module):
     def chosen_queries(self, actions: np.ndarray) -> np.ndarray:
         """The index (into :meth:`query_names`) of the query that decided each action dimension: (B, dims) ints.
 
-        ``actions``: (B, dims), (B,) for a Discrete space, or one observation's action (dims,).
+        ``actions``: (B, dims), (B,) for a Discrete space, or one observation's action: (dims,), or a scalar.
         """
         dims = self.layout.num_decisions
-        actions = np.asarray(actions)
-        if actions.size % dims or actions.ndim > 2 or (actions.ndim == 2 and actions.shape[1] != dims):
+        actions = np.asarray(actions).reshape(-1) if np.ndim(actions) == 0 else np.asarray(actions)  # a Discrete's one
+        one_row = actions.ndim == 1 and dims > 1  # one observation's action
+        if (actions.ndim == 2 and actions.shape[1] != dims) or actions.ndim > 2 or (one_row and actions.size != dims):
             raise ValueError(f"actions: expected shape (B, {dims}), ({dims},) or (B,) for one dimension, got "
                              f"{actions.shape}")
-        batch = actions.size // dims
+        batch = 1 if one_row else len(actions)
         return np.broadcast_to(1 + np.arange(dims), (batch, dims)).copy()
 
 

@@ -369,6 +369,8 @@ def test_explain_one_observation_and_its_action():
     np.testing.assert_array_equal(chosen[0], ex.relevance[0, 1:])
     with pytest.raises(ValueError, match=r"actions: expected shape \(B, 4\), \(4,\) or \(B,\) for one dimension, got"):
         ex.for_actions(np.zeros(3, dtype=int))
+    with pytest.raises(ValueError, match=r"actions: expected shape \(B, 4\), \(4,\) or \(B,\) for one dimension, got"):
+        ex.for_actions(np.zeros(8, dtype=int))  # two observations' actions must come as (2, 4)
     with pytest.raises(ValueError, match="actions: expected the actions of 1 observation"):
         ex.for_actions(np.zeros((2, 4), dtype=int))
 
