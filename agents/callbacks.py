@@ -270,8 +270,8 @@ class StopOnCtrlC(BaseCallback):
     """Turns the first Ctrl-C (SIGINT) during training into a stop at the next env step; the second stops at once.
 
     A ``KeyboardInterrupt`` raised anywhere inside ``learn()`` can land in the middle of a log write and leave
-    tensorboard's writer thread unwoken, so that closing the logs hung (a Ctrl-C test, 1 run in 6 under load); the
-    first Ctrl-C only sets ``requested`` and SB3 ends ``learn()`` normally at the next step. The second one raises
+    tensorboard's writer thread unwoken, so that closing the logs hangs (docs/DESIGN.md); the first Ctrl-C only sets
+    ``requested`` and SB3 ends ``learn()`` normally at the next step. The second one raises
     ``KeyboardInterrupt`` (the previous handler is back), for an env step that never returns. Use as a context manager
     around ``learn()``: it owns SIGINT inside the block. Only the main thread may set signal handlers; elsewhere (a
     Ray Tune trial) Tune handles Ctrl-C.
