@@ -25,6 +25,7 @@ class EntityType:
     name: str
     max_count: int
     feature_dim: int
+    masked: bool = True  # False: a 2-D Box with no mask key, every row present
 
     @property
     def mask_key(self) -> str:
@@ -96,8 +97,12 @@ def entity_space(
     return spaces.Dict(entries)
 
 
-def parse_entity_space(space: spaces.Space) -> EntitySpec:
-    """Read the entity types back from an observation space, or raise a ``ValueError`` saying what is wrong."""
+def parse_entity_space(space: spaces.Space, require_masks: bool = True) -> EntitySpec:
+    """Read the entity types back from an observation space, or raise a ``ValueError`` saying what is wrong.
+
+    ``require_masks=False`` reads an entity key without a mask key as a set whose rows are all present (how the
+    policies read a plain 2-D Box); the convention itself requires the mask.
+    """
     if not isinstance(space, spaces.Dict):
         raise ValueError(
             f"observation_space: expected a gymnasium.spaces.Dict following the entity convention "
@@ -128,6 +133,9 @@ def parse_entity_space(space: spaces.Space) -> EntitySpec:
             raise ValueError(f"observation_space[{key!r}]: expected Box((max_count, feature_dim)), got {sub}")
         mask_key = key + MASK_SUFFIX
         mask = space.spaces.get(mask_key)
+        if mask is None and not require_masks:
+            types.append(EntityType(key, int(sub.shape[0]), int(sub.shape[1]), masked=False))
+            continue
         if mask is None:
             raise ValueError(
                 f"observation_space: entity key {key!r} has no mask key {mask_key!r} "

@@ -2,8 +2,9 @@
 
 Supported: the entity convention (see :mod:`perceiver_rl.entities`); a 1-D ``Box`` (one token per feature);
 ``Discrete`` / ``MultiDiscrete`` (one token per dimension) and ``MultiBinary`` (one token per bit); an image ``Box``
-(H, W, C) or (C, H, W), uint8 or float (one token per pixel or patch); and a flat ``Dict`` mixing any of these with
-entity keys. :func:`parse_observation_space` says which key becomes which kind of tokens.
+(H, W, C) or (C, H, W), uint8 or float (one token per pixel or patch); a 2-D ``Box`` (N, F) without a mask key (N
+entities, all present); and a flat ``Dict`` mixing any of these with entity keys. :func:`parse_observation_space`
+says which key becomes which kind of tokens.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ FEATURES, CATEGORICAL, IMAGE = "features", "categorical", "image"
 
 SUPPORTED = (
     "supported observation spaces: a 1-D Box (one token per feature), Discrete, 1-D MultiDiscrete, MultiBinary, an "
-    "image Box (H, W, C) or (C, H, W) (uint8 or float), the entity convention (key T -> Box((max_T, F_T)), key "
-    "'T_mask' -> MultiBinary(max_T), optional 'global' -> Box((G,))), and a flat Dict mixing any of these"
+    "image Box (H, W, C) or (C, H, W) (uint8 or float), a 2-D Box (N, F) (N entities, all present), the entity "
+    "convention (key T -> Box((max_T, F_T)), key 'T_mask' -> MultiBinary(max_T), optional 'global' -> Box((G,))), "
+    "and a flat Dict mixing any of these"
 )
 CONVERT = (
     "convert it with an observation wrapper: pad variable-size sets (Sequence, Graph nodes) to the entity convention "
@@ -65,6 +67,11 @@ class ObservationSpec:
     single: bool = False
 
 
+def _is_entity_set(space: spaces.Space) -> bool:
+    """A 2-D Box (N, F): N entities of F features (present where its mask key says, or all of them)."""
+    return isinstance(space, spaces.Box) and len(space.shape) == 2
+
+
 def _unsupported(where: str, space: spaces.Space, why: str = "") -> ValueError:
     return ValueError(f"{where}: {why or 'unsupported space'} {space}; {SUPPORTED}. To use it, {CONVERT}")
 
@@ -86,10 +93,8 @@ def _source(key: str, space: spaces.Space, where: str) -> TokenSource:
             channels_first = int(np.argmin(space.shape)) == 0  # SB3's rule: the smallest axis holds the channels
             c, h, w = space.shape if channels_first else (space.shape[2], *space.shape[:2])
             return TokenSource(key, IMAGE, (int(h), int(w), int(c)), channels_first, space.dtype == np.uint8)
-        if len(space.shape) == 2:
-            raise _unsupported(where, space, f"a 2-D Box is an entity set and needs a mask key '{key}{MASK_SUFFIX}' "
-                                             f"(or reshape it to an image (H, W, 1)), got")
-        raise _unsupported(where, space, f"expected a 1-D or 3-D (image) Box, got a {len(space.shape)}-D")
+        raise _unsupported(where, space, f"expected a 1-D, 2-D (entity set) or 3-D (image) Box, got a "
+                                         f"{len(space.shape)}-D")
     if isinstance(space, spaces.Dict):
         raise _unsupported(where, space, "nested Dict spaces are not supported (SB3 accepts flat Dicts only), got")
     raise _unsupported(where, space, f"{type(space).__name__} spaces are not supported, got")
@@ -99,21 +104,26 @@ def parse_observation_space(space: spaces.Space) -> ObservationSpec:
     """Read any supported observation space into an :class:`ObservationSpec`, or raise a ``ValueError``.
 
     In a Dict, a key ``T`` with a mask key ``T_mask``, or any 2-D Box, is an entity type (checked by
-    :func:`~perceiver_rl.entities.parse_entity_space`); ``global`` belongs to the entities when there are any; every
-    other key is a token source of its own.
+    :func:`~perceiver_rl.entities.parse_entity_space`); a 2-D Box without a mask key, in a Dict or alone, is a set
+    whose rows are all present; ``global`` belongs to the entities when there are any; every other key is a token
+    source of its own.
     """
+    if _is_entity_set(space):  # one (N, F) array: a set of N entities, all present
+        return ObservationSpec(parse_entity_space(spaces.Dict({SINGLE_KEY: space}), require_masks=False), (),
+                               single=True)
     if not isinstance(space, spaces.Dict):
         return ObservationSpec(None, (_source(SINGLE_KEY, space, "observation_space"),), single=True)
     entity_keys = {
         key for key, sub in space.spaces.items()
-        if key + MASK_SUFFIX in space.spaces or (isinstance(sub, spaces.Box) and len(sub.shape) == 2)
+        if key + MASK_SUFFIX in space.spaces or _is_entity_set(sub)
     }
     entity_keys |= {key + MASK_SUFFIX for key in entity_keys}
     if entity_keys and GLOBAL_KEY in space.spaces:
         entity_keys.add(GLOBAL_KEY)
     entities = None
     if entity_keys:
-        entities = parse_entity_space(spaces.Dict({k: s for k, s in space.spaces.items() if k in entity_keys}))
+        entities = parse_entity_space(spaces.Dict({k: s for k, s in space.spaces.items() if k in entity_keys}),
+                                      require_masks=False)
     sources = tuple(
         _source(key, sub, f"observation_space[{key!r}]") for key, sub in space.spaces.items() if key not in entity_keys
     )

@@ -69,7 +69,10 @@ class EntityTokenizer(nn.Module):
         tokens, masks = [], []
         for i, t in enumerate(self.spec.types):
             tokens.append(self._embed(t.name, i, obs[t.name]))  # (B, max_T, D)
-            masks.append(obs[t.mask_key] > 0.5)  # (B, max_T) bool: SB3 hands MultiBinary over as float
+            if t.masked:
+                masks.append(obs[t.mask_key] > 0.5)  # (B, max_T) bool: SB3 hands MultiBinary over as float
+            else:  # a set with no mask key: every row present
+                masks.append(torch.ones(tokens[-1].shape[:2], dtype=torch.bool, device=tokens[-1].device))
         if self.spec.global_dim:
             g = obs[GLOBAL_KEY]
             tokens.append(self._embed(GLOBAL_KEY, -1, g)[:, None])  # (B, 1, D)

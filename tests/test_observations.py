@@ -19,6 +19,7 @@ from perceiver_rl import (
     PerceiverPolicy,
     entity_space,
     explain,
+    parse_entity_space,
     parse_observation_space,
 )
 from perceiver_rl.image import fourier_positions, patch_size
@@ -113,8 +114,7 @@ UNSUPPORTED = [
     (spaces.Tuple([spaces.Discrete(2)]), "Tuple spaces are not supported"),
     (spaces.Dict({"a": spaces.Dict({"b": spaces.Discrete(2)})}), r"observation_space\['a'\]: nested Dict"),
     (spaces.Dict({"a": spaces.Discrete(2), "t": spaces.Text(5)}), r"observation_space\['t'\]: Text"),
-    (spaces.Box(-1, 1, (4, 3)), "a 2-D Box is an entity set and needs a mask key 'obs_mask'"),
-    (spaces.Box(-1, 1, (2, 2, 2, 2)), "expected a 1-D or 3-D"),
+    (spaces.Box(-1, 1, (2, 2, 2, 2)), r"expected a 1-D, 2-D \(entity set\) or 3-D \(image\) Box, got a 4-D"),
 ]
 
 
@@ -224,3 +224,45 @@ def test_minigrid_without_mission_builds_a_policy():
                 device="cpu", policy_kwargs=TINY)
     assert model.policy.encoder.tokenizer.slices == {"direction": slice(0, 1), "image": slice(1, 50)}
     model.learn(16)
+
+
+class RowsEnv(gym.Env):
+    """One (5, 5) array a row per entity, as highway-env's Kinematics observes, no mask key: pick the row with the
+    largest first feature (Discrete(5))."""
+
+    observation_space = spaces.Box(-np.inf, np.inf, (5, 5), np.float32)
+    action_space = spaces.Discrete(5)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._obs = self.np_random.normal(size=(5, 5)).astype(np.float32)
+        return self._obs, {}
+
+    def step(self, action):
+        right = int(action) == int(np.argmax(self._obs[:, 0]))
+        return self._obs, float(right), True, False, {"is_success": right}
+
+
+def test_a_2d_box_without_a_mask_key_is_a_set_of_present_entities():
+    spec = parse_observation_space(RowsEnv.observation_space)
+    assert spec.single and spec.sources == ()
+    assert [(t.name, t.max_count, t.feature_dim, t.masked) for t in spec.entities.types] == [("obs", 5, 5, False)]
+    # in a Dict too, beside a masked type; the convention itself still requires the mask
+    mixed = spaces.Dict({"cars": spaces.Box(-1, 1, (3, 4)), "lanes": spaces.Box(-1, 1, (2, 2)),
+                         "lanes_mask": spaces.MultiBinary(2)})
+    assert [(t.name, t.masked) for t in parse_observation_space(mixed).entities.types] == [("cars", False),
+                                                                                          ("lanes", True)]
+    with pytest.raises(ValueError, match="entity key 'cars' has no mask key 'cars_mask'"):
+        parse_entity_space(mixed)
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_policy_on_a_2d_box_reads_every_row_and_points_at_rows(core):
+    model = PPO(PerceiverPolicy, RowsEnv(), n_steps=16, batch_size=16, seed=0,
+                policy_kwargs=dict(core=core, targets="obs", **TINY))  # Discrete(5): the 5 choices point at rows
+    tokens = model.policy.tokens(model.policy.obs_to_tensor(RowsEnv.observation_space.sample())[0])
+    assert tokens.tokens.shape[:2] == (1, 5) and bool(tokens.mask.all())
+    model.learn(32)
+    action, _ = model.predict(RowsEnv.observation_space.sample(), deterministic=True)
+    assert 0 <= int(action) < 5
+    assert explain(model, RowsEnv.observation_space.sample()).relevance.shape == (1, 2, 5)

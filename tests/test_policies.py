@@ -283,9 +283,10 @@ def test_bad_spaces():
     class NoMask(MajorityTask):
         def __init__(self):
             super().__init__()
-            self.observation_space = spaces.Dict({"dot": spaces.Box(-1, 1, (5, 3))})
+            # a mask of 4 slots for 5 rows (without a mask key the 5 rows would be a set of present entities)
+            self.observation_space = spaces.Dict({"dot": spaces.Box(-1, 1, (5, 3)), "dot_mask": spaces.MultiBinary(4)})
 
-    with pytest.raises(ValueError, match=r"entity key 'dot' has no mask key 'dot_mask'"):
+    with pytest.raises(ValueError, match=r"observation_space\['dot_mask'\]: expected MultiBinary\(5\), got"):
         PPO(PerceiverPolicy, NoMask(), policy_kwargs=TINY)
 
     class BinaryActions(MajorityTask):
