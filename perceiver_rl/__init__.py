@@ -21,6 +21,7 @@ from perceiver_rl.tokens import (
     Tokens,
 )
 from perceiver_rl.transformer import TransformerCore
+from perceiver_rl.wrappers import PresenceMask
 
 __all__ = [
     "CORES",
@@ -42,6 +43,7 @@ __all__ = [
     "MaskablePerceiverPolicy",
     "PerceiverExtractor",
     "PerceiverPolicy",
+    "PresenceMask",
     "Tokens",
     "action_layout",
     "make_core",
