@@ -90,20 +90,22 @@ class MaskedPickEnv(PickEnv):
         return self.mask.astype(bool)
 
 
-class NoMaskEnv(PickEnv):
-    """PickEnv whose observation breaks the entity convention: no ``enemy_mask`` key."""
+class BadMaskEnv(PickEnv):
+    """PickEnv whose observation breaks the entity convention: an ``enemy_mask`` of one slot fewer than the enemies
+    (without any mask key the enemies would be a set of present entities, which the policies read)."""
 
     def __init__(self, render_mode: str | None = None) -> None:
         super().__init__(render_mode)
-        self.observation_space = spaces.Dict({"enemy": self.observation_space["enemy"]})
+        enemy = self.observation_space["enemy"]
+        self.observation_space = spaces.Dict({"enemy": enemy, "enemy_mask": spaces.MultiBinary(enemy.shape[0] - 1)})
 
     def _obs(self) -> dict[str, np.ndarray]:
-        return {"enemy": self.features}
+        return {"enemy": self.features, "enemy_mask": np.ones(self.max_enemies - 1, dtype=np.int8)}
 
 
 gym.register("test_cli/Pick-v0", entry_point=PickEnv)
 gym.register("test_cli/MaskedPick-v0", entry_point=MaskedPickEnv)
-gym.register("test_cli/NoMask-v0", entry_point=NoMaskEnv)
+gym.register("test_cli/BadMask-v0", entry_point=BadMaskEnv)
 
 
 # ------------------------------------------------------------------------------------------------------------ helpers
@@ -329,8 +331,8 @@ BAD_INPUT = {  # name: (arguments, what the one error line must say)
     "misspelt env": (["train", "--env", "Skirmish-v0"],
                      "unknown env id 'Skirmish-v0'; did you mean 'perceiver_rl/Skirmish-v0'? Shipped games: "
                      "perceiver_rl/Foraging-v0,"),
-    "env off the convention": (["train", "--env", "test_cli/NoMask-v0", "--env-package", "test_cli"],
-                               "has no mask key 'enemy_mask'"),
+    "env off the convention": (["train", "--env", "test_cli/BadMask-v0", "--env-package", "test_cli"],
+                               "observation_space['enemy_mask']: expected MultiBinary("),
     "unknown env package": (["train", "--env-package", "no_such_package"], "--env-package no_such_package: cannot"),
     "unknown core": (["train", "--core", "lstm"], "invalid choice: 'lstm' (choose from 'perceiver', 'transformer'"),
     "unknown --set key": (["train", "--set", "learnin_rate=0.1"], "unknown key 'learnin_rate'; valid keys:"),
