@@ -51,10 +51,11 @@ def run_cell(task: str, policy: str, steps: int, threads: int, device: str, conf
 
     import agents
     import envs
+    from agents import presets
     from perceiver_rl import PerceiverPolicy
 
     if task == "skirmish":
-        overrides = config_overrides(config) if config else {}
+        overrides = presets.config_file_overrides(config) if config else {}
         model = agents.make_agent("perceiver_rl/Skirmish-v0", core=policy, seed=0, device=device, **overrides)
     else:
         n_mines = int(task.removeprefix("minefield"))
@@ -71,14 +72,6 @@ def run_cell(task: str, policy: str, steps: int, threads: int, device: str, conf
     params = sum(p.numel() for p in model.policy.parameters() if p.requires_grad)
     return {"steps_per_s": model.num_timesteps / elapsed, "params": params, "steps": model.num_timesteps,
             "code_root": str(Path(agents.__file__).resolve().parents[1])}
-
-
-def config_overrides(path: Path) -> dict:
-    """The flat keys of a ``--config``-style YAML file (sections ``run``, ``algo``, ``policy``)."""
-    import yaml
-
-    data = yaml.safe_load(path.read_text()) or {}
-    return {k: v for section in ("run", "algo", "policy") for k, v in (data.get(section) or {}).items()}
 
 
 def cell_in_subprocess(code_root: Path, task: str, policy: str, steps: int, threads: int, device: str,

@@ -24,9 +24,13 @@ class Explanation:
     """
 
     relevance: np.ndarray
-    query_names: list[str]
     slices: dict[str, slice]
     heads: DecisionHeads
+
+    @property
+    def query_names(self) -> list[str]:
+        """The name of each of the Q decoder queries (``value``, then one per decision)."""
+        return self.heads.query_names()
 
     @property
     def layout(self) -> ActionLayout:
@@ -77,4 +81,4 @@ def explain(model: Any, obs: dict[str, np.ndarray] | np.ndarray) -> Explanation:
     }
     total = relevance.sum(dim=-1, keepdim=True)
     relevance = torch.where(total > 0, relevance / total.clamp_min(1e-12), 0.0)
-    return Explanation(relevance.cpu().numpy(), policy.heads.query_names(), slices, policy.heads)
+    return Explanation(relevance.cpu().numpy(), slices, policy.heads)
