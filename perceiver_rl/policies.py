@@ -78,7 +78,7 @@ class _EntityActorCritic:
         core: str = "perceiver",
         actor: str | None = None,
         targets: str | None = None,
-        contextual_targets: bool = False,
+        contextual_targets: bool = True,
         **kwargs: Any,
     ) -> None:
         if not isinstance(contextual_targets, bool):
@@ -183,8 +183,9 @@ _SIZES_DOC = """
         core: ``"perceiver"`` (Perceiver IO) or ``"transformer"`` (the baseline core it replaces).
         actor: an entity type ``T``; the action space is then ``MultiDiscrete([A] * max_T)``, one action per slot.
         targets: an entity type ``U``; the last ``max_U`` choices of each dimension point at ``U``'s slots.
-        contextual_targets: point with keys decoded from each target's own query (the context of the whole set),
-            not from its token alone (:class:`~perceiver_rl.queries.ActionQueries`).
+        contextual_targets: True (default): point with keys decoded from each target's own query, so they carry the
+            context of the whole set; False: keys from each target's token alone
+            (:class:`~perceiver_rl.queries.ActionQueries`; docs/DESIGN.md says what it bought).
         dim, num_layers, num_heads, mlp_ratio, num_latents, num_repeats, cross_heads: core sizes
             (:class:`~perceiver_rl.network.CoreConfig`).
 """

@@ -143,7 +143,7 @@ class ActionQueries(DecisionHeads):
     """Flat action logits (B, sum(choices)) and values (B, 1) of a Discrete or MultiDiscrete action space."""
 
     def __init__(
-        self, layout: ActionLayout, dim: int, global_context: bool = False, contextual_targets: bool = False
+        self, layout: ActionLayout, dim: int, global_context: bool = False, contextual_targets: bool = True
     ) -> None:
         super().__init__(layout, dim, global_context)
         self.contextual_targets = contextual_targets and layout.targets is not None
