@@ -10,7 +10,8 @@ there (``--full`` trains on to ``--steps``). Cells run in fresh processes, ``--w
 
 The table gives, per game and core: seeds solved, the median steps to solve (an unsolved seed counts as ``--steps``,
 marked ``>``), the mean final accuracy, the minutes per cell, and the Perceiver's median steps over the
-Transformer's. Writes every cell and the table to ``benchmarks/results/learning_speed.json`` (``--out``).
+Transformer's. Writes every cell and the table to ``benchmarks/results/learning_speed.json`` (``--out``) after
+every cell (``complete`` false until the last).
 
 Run: ``python benchmarks/learning_speed.py [--games Xor Count] [--seeds 0 1 2] [--steps 100000]
 [--policy-set dim=64] [--workers 2]``.
@@ -160,26 +161,33 @@ def main() -> None:
     jobs = [(g, c, s, args.steps, args.eval_every, args.full, policy_set)
             for g in args.games for s in args.seeds for c in args.cores]
     start = time.perf_counter()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    header = {"label": args.label, "policy_set": policy_set, "steps": args.steps, "eval_every": args.eval_every,
+              "full": args.full, "seeds": args.seeds, "commit": commit.strip(),
+              "machine": platform.processor() or platform.machine()}
+    order = {(g, c, s): i for i, (g, c, s, *_) in enumerate(jobs)}
+    cells: list[dict[str, Any]] = []
+
+    def write(complete: bool) -> list[dict[str, Any]]:
+        """Write what has run so far (after every cell: an interrupted run keeps its finished cells)."""
+        cells.sort(key=lambda c: order[c["game"], c["core"], c["seed"]])
+        rows = summarise(cells, args.steps)
+        result = {**header, "complete": complete, "wall_minutes": (time.perf_counter() - start) / 60, "rows": rows,
+                  "perceiver_over_transformer": ratio_rows(rows), "cells": cells}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1))
+        return rows
+
     with multiprocessing.get_context("spawn").Pool(args.workers, maxtasksperchild=1) as pool:
-        cells = []
         for cell in pool.imap_unordered(_cell, jobs):
             cells.append(cell)
             at = cell["solved_at"]
             print(f"{cell['game']} {cell['core']} seed {cell['seed']}: "
                   f"{'solved at ' + format(at, ',') if at else 'unsolved'}, final {cell['final']:.3f}, "
                   f"{cell['seconds'] / 60:.1f} min", flush=True)
-    order = {(g, c, s): i for i, (g, c, s, *_) in enumerate(jobs)}
-    cells.sort(key=lambda c: order[c["game"], c["core"], c["seed"]])
-    rows = summarise(cells, args.steps)
-    ratios = ratio_rows(rows)
-    print_table(rows, ratios)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
-    result = {"label": args.label, "policy_set": policy_set, "steps": args.steps, "eval_every": args.eval_every,
-              "full": args.full, "seeds": args.seeds, "commit": commit.strip(), "machine": platform.processor() or
-              platform.machine(), "wall_minutes": (time.perf_counter() - start) / 60, "rows": rows,
-              "perceiver_over_transformer": ratios, "cells": cells}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
+            write(complete=False)
+    rows = write(complete=True)
+    print_table(rows, ratio_rows(rows))
     print(f"wrote {args.out}")
 
 
