@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,11 +75,13 @@ def train(
     echo: bool = True,
     on_evaluation: Callable[[dict[str, Any]], None] | None = None,
     final_episodes: int = FINAL_EVAL_EPISODES,
+    command: Sequence[str] | None = None,
 ) -> TrainResult:
     """Train ``config`` in a new folder under ``logdir`` (continuing ``resume``'s weights and step count if given).
 
     ``on_evaluation`` is called with :func:`last_evaluation` after each evaluation, the final one included; the final
-    evaluation plays ``final_episodes`` episodes (at least the preset's ``eval_episodes``).
+    evaluation plays ``final_episodes`` episodes (at least the preset's ``eval_episodes``). ``command`` is the command
+    line recorded in ``config.yaml`` (default: this process's).
     """
     n_envs, total = config.run["n_envs"], config.run["total_timesteps"]
     env = make_env(config.env_id, n_envs, config.seed, config.env_packages, env_kwargs=config.env,
@@ -96,7 +98,8 @@ def train(
 
     run_dir = create_run_dir(logdir, config)
     meta = {
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": sys.argv, "run_dir": str(run_dir),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": list(sys.argv if command is None else command),
+        "run_dir": str(run_dir),
         "algorithm": type(model).__name__, "policy": type(model.policy).__name__,
         "parameters": count_params(model.policy), "flops_per_step": policy_flops(model.policy),
         "device": str(model.device), "threads": torch.get_num_threads(),
