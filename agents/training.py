@@ -31,7 +31,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from agents.attention_view import attention_unsupported
 from agents.callbacks import FINAL_EVAL_EPISODES, HParams, Progress, StopOnCtrlC, Throughput, TimeCap, TimedEval
 from agents.errors import UsageError
-from agents.factory import build_agent, is_maskable, load_agent, make_env
+from agents.factory import build_agent, load_agent, make_env
 from agents.intervals import mean_interval, wilson_interval
 from agents.presets import AgentConfig
 from agents.rundir import (
@@ -112,8 +112,8 @@ def train(
 
     ctrl_c = StopOnCtrlC()
     evaluation = TimedEval(
-        eval_env, eval_seed, run_dir, config.run["eval_freq"], n_envs, config.run["eval_episodes"], is_maskable(env),
-        echo, picture_env.envs[0] if picture_env is not None else None, ctrl_c, final_episodes,
+        eval_env.envs, eval_seed, run_dir, config.run["eval_freq"], n_envs, config.run["eval_episodes"], echo,
+        picture_env.envs[0] if picture_env is not None else None, ctrl_c, final_episodes,
     )
     checkpoints = CheckpointCallback(
         max(1, config.run["checkpoint_freq"] // n_envs), str(run_dir / CHECKPOINT_DIR), name_prefix=CHECKPOINT_PREFIX
