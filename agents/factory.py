@@ -42,13 +42,9 @@ Agent = PPO | MaskablePPO
 
 
 def import_env_packages(names: Iterable[str]) -> None:
-    """Import the packages that register envs: the shipped games (if installed), then ``names`` (``--env-package``)."""
+    """Import the packages that register envs: the shipped games and wrapped ids, then ``names`` (``--env-package``)."""
     for name in DEFAULT_ENV_PACKAGES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name.split(".")[0]:  # the package exists but is broken: that is a bug to show, not to hide
-                raise
+        importlib.import_module(name)
     for name in names:
         try:
             importlib.import_module(name)
