@@ -75,6 +75,15 @@ def test_every_shipped_game_has_a_preset_with_its_action_roles(env_id: str) -> N
         assert {"actor": policy["actor"], "targets": policy["targets"]} == envs.GAMES[env_id].action_roles
 
 
+def test_a_games_action_roles_come_from_its_env_and_a_later_layer_may_override_them(tmp_path: Path) -> None:
+    config_file = tmp_path / "no_actor.yaml"
+    config_file.write_text("policy:\n  actor: null\n")
+    policy = resolve_config(SKIRMISH, "perceiver", config_file=config_file).policy
+    assert policy["actor"] is None and policy["targets"] == "enemy"
+    assert resolve_config(SKIRMISH, "transformer", overrides={"targets": None}).policy["targets"] is None
+    assert "actor" not in resolve_config(SKIRMISH, "mlp").policy
+
+
 @pytest.mark.parametrize("core", AGENT_CORES)
 @pytest.mark.parametrize("env_id", list(envs.GAMES))
 def test_make_agent_builds_every_game_and_core(env_id: str, core: str) -> None:
