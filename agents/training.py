@@ -29,7 +29,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.attention_view import attention_unsupported
-from agents.callbacks import FINAL_EVAL_EPISODES, HParams, Progress, StopOnCtrlC, Throughput, TimeCap, TimedEval
+from agents.callbacks import HParams, Progress, StopOnCtrlC, Throughput, TimeCap
 from agents.errors import UsageError
 from agents.factory import build_agent, load_agent, make_env
 from agents.intervals import mean_interval, wilson_interval
@@ -43,6 +43,7 @@ from agents.rundir import (
     save_config,
     write_json,
 )
+from agents.timed_eval import FINAL_EVAL_EPISODES, TimedEval
 from perceiver_rl.cost import count_params, policy_flops
 
 EVAL_SEED_OFFSET = 10_000  # the eval env's seed is the run's seed + this, so it never replays training episodes

@@ -17,11 +17,11 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 import envs
 from agents import AGENT_CORES, AgentConfig, UsageError, make_agent, make_env, resolve_config
-from agents.callbacks import EVAL_COLUMNS
 from agents.presets import game_presets, parse_assignment
 from agents.report import build_report
 from agents.rundir import EVAL_CSV, save_config
 from agents.score_merging import merge_scores
+from agents.timed_eval import EVAL_COLUMNS
 from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy
 
 SKIRMISH = "perceiver_rl/Skirmish-v0"
