@@ -37,11 +37,12 @@ class Hints:
 
     @classmethod
     def started_as(cls, script: Path | None) -> Hints:
-        """Hints for a CLI started as the file ``script`` (``python train_agent.py``), or as the console script when
-        None (``python -m agents.cli`` where the console script is not installed beside the interpreter)."""
+        """Hints for a CLI started as the file ``script`` (``python train_agent.py``), or else as the console script:
+        the one running now, or the one installed beside the interpreter, or ``python -m agents.cli`` if neither."""
         if script is not None:
             return cls(f"{python_word()} {runnable_path(script)}")
-        console = Path(sys.executable).parent / CONSOLE_SCRIPT
+        running = Path(sys.argv[0])
+        console = running if running.name == CONSOLE_SCRIPT else Path(sys.executable).parent / CONSOLE_SCRIPT
         return cls(runnable_path(console, executable=True) if console.is_file() else f"{python_word()} -m agents.cli")
 
     def command(self, *args: str | Path) -> str:

@@ -352,6 +352,23 @@ def test_installed_packages_alone_run_the_cli_and_a_local_grid(tmp_path: Path) -
     assert error.returncode == 2 and error.stderr.startswith("perceiver-rl train: error: argument --core"), error.stderr
 
 
+def test_printed_commands_start_the_cli_as_it_was_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents.hints import Hints
+
+    monkeypatch.chdir(tmp_path)  # the interpreter and the checkout are elsewhere: absolute paths
+    python, script = shlex.quote(sys.executable), shlex.quote(str(REPO / "train_agent.py"))
+    assert Hints.started_as(REPO / "train_agent.py").command("eval", "a b") == f"{python} {script} eval 'a b'"
+    console = tmp_path / "bin" / "perceiver-rl"  # a console script elsewhere than beside the interpreter (pip --user)
+    console.parent.mkdir()
+    console.write_text("")
+    monkeypatch.setattr(sys, "argv", [str(console), "train"])
+    assert Hints.started_as(None).command("train") == "bin/perceiver-rl train"  # below the current folder: relative
+    monkeypatch.setattr(sys, "argv", [str(REPO / "agents" / "cli.py"), "train"])  # python -m agents.cli
+    beside = Path(sys.executable).parent / "perceiver-rl"
+    expected = shlex.quote(str(beside)) if beside.is_file() else f"{python} -m agents.cli"
+    assert Hints.started_as(None).command("train") == f"{expected} train"
+
+
 BAD_INPUT = {  # name: (arguments, what the one error line must say)
     "unknown env": (["train", "--env", "Nope-v0"], "unknown env id 'Nope-v0'"),
     "misspelt env": (["train", "--env", "Skirmish-v0"],
