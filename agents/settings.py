@@ -73,6 +73,7 @@ class TransformerPolicySettings:
     num_heads: int = key(4, "heads of the self-attention", minimum=1)
     cross_heads: int = key(1, "heads of the cross-attentions: the decoder's (and the Perceiver's encoder's)",
                            minimum=1)
+    contextual_targets: bool = key(True, "point with target keys decoded from the whole set, not from a target alone")
 
 
 @dataclass
