@@ -24,7 +24,7 @@ import yaml
 
 from agents.errors import UsageError
 from agents.settings import POLICY_SETTINGS, SECTION_SETTINGS, Spec, checked, defaults, env_specs, specs
-from envs import GAMES
+from envs import GAMES, SKILLS
 from perceiver_rl import CORES
 
 #: The cores an agent can have: perceiver_rl's attention cores, and SB3's MLP policy as the no-attention reference.
@@ -105,9 +105,9 @@ def _spec(all_specs: dict[str, dict[str, Spec]], name: str, section: str | None,
 
 
 def action_roles(env_id: str, core: str) -> dict[str, str | None]:
-    """The ``actor`` and ``targets`` that a shipped game declares (its class's ``action_roles``), for an attention
-    core; none for other envs and for ``mlp``."""
-    game = GAMES.get(env_id)
+    """The ``actor`` and ``targets`` that a shipped game or skill game declares (its class's ``action_roles``), for an
+    attention core; none for other envs and for ``mlp``."""
+    game = GAMES.get(env_id) or SKILLS.get(env_id)
     return dict(game.action_roles) if game is not None and core in CORES else {}
 
 
