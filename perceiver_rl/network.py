@@ -36,9 +36,11 @@ class CoreConfig:
     - ``num_repeats``: how many times the latent blocks run, their weights shared (Perceiver IO's repeats).
     - ``cross_heads``: heads of the cross-attentions, Perceiver IO's default of one: the decoder's (both cores) and
       the Perceiver's encoder, where each latent takes one distribution over the entities.
+    - ``entity_mlp``: a residual MLP on each entity before the Perceiver's encoder reads it
+      (:class:`~perceiver_rl.PerceiverIO`), so that its latents can attend by a nonlinear function of an entity.
 
-    Games that need more capacity raise them in a preset. ``num_latents`` and ``num_repeats`` shape the Perceiver
-    only; the Transformer keeps one token per entity and ignores them, so that switching ``core`` changes nothing
+    Games that need more capacity raise them in a preset. ``num_latents``, ``num_repeats`` and ``entity_mlp`` shape
+    the Perceiver only; the Transformer keeps one token per entity and ignores them, so that switching ``core`` changes nothing
     else.
     """
 
@@ -50,6 +52,7 @@ class CoreConfig:
     num_latents: int = 8
     num_repeats: int = 1
     cross_heads: int = 1
+    entity_mlp: bool = False
 
     def __post_init__(self) -> None:
         if self.core not in CORES:
@@ -66,7 +69,7 @@ def make_core(config: CoreConfig, input_dim: int, query_dim: int, output_dim: in
                   mlp_ratio=config.mlp_ratio)
     if config.core == "perceiver":
         return PerceiverIO(input_dim, query_dim, output_dim, num_latents=config.num_latents, latent_dim=config.dim,
-                           num_repeats=config.num_repeats, **shared)
+                           num_repeats=config.num_repeats, entity_mlp=config.entity_mlp, **shared)
     return TransformerCore(input_dim, query_dim, output_dim, model_dim=config.dim, **shared)
 
 
