@@ -40,8 +40,8 @@ class CoreConfig:
       (:class:`~perceiver_rl.PerceiverIO`), so that its latents can attend by a nonlinear function of an entity.
 
     Games that need more capacity raise them in a preset. ``num_latents``, ``num_repeats`` and ``entity_mlp`` shape
-    the Perceiver only; the Transformer keeps one token per entity and ignores them, so that switching ``core`` changes nothing
-    else.
+    the Perceiver only; the Transformer keeps one token per entity and ignores them, so that switching ``core``
+    changes nothing else.
     """
 
     core: str = "perceiver"
