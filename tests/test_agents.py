@@ -67,6 +67,19 @@ def test_core_qualified_keys_apply_to_their_core_only() -> None:
         resolve_config(SKIRMISH, "mlp", overrides={"lstm.size": 3})
 
 
+def test_issue_27_decoder_and_encoder_switches_reach_the_policy() -> None:
+    """The presets' contextual target keys (both cores) and entity MLP (the Perceiver's) are built, and can be
+    switched off; the Transformer has no entity MLP to switch."""
+    perceiver = make_agent(SKIRMISH, core="perceiver", n_envs=1).policy
+    assert perceiver.encoder.core.entity_mlp is not None and perceiver.heads.contextual_targets
+    transformer = make_agent(SKIRMISH, core="transformer", n_envs=1).policy
+    assert transformer.heads.contextual_targets and not hasattr(transformer.encoder.core, "entity_mlp")
+    plain = make_agent(SKIRMISH, core="perceiver", n_envs=1, entity_mlp=False, contextual_targets=False).policy
+    assert plain.encoder.core.entity_mlp is None and not hasattr(plain.heads, "entity_query")
+    with pytest.raises(UsageError, match="entity_mlp"):
+        resolve_config(SKIRMISH, "transformer", overrides={"entity_mlp": True})
+
+
 @pytest.mark.parametrize("env_id", list(envs.GAMES))
 def test_every_shipped_game_has_a_preset_with_its_action_roles(env_id: str) -> None:
     assert env_id in game_presets()
