@@ -26,7 +26,7 @@ import stable_baselines3
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from agents.attention_view import attention_unsupported
 from agents.callbacks import FINAL_EVAL_EPISODES, HParams, Progress, StopOnCtrlC, Throughput, TimeCap, TimedEval
@@ -181,11 +181,20 @@ def rollout_target(model: Any, total: int) -> int:
 
 def _attention_env(config: AgentConfig, model: Any, env: VecEnv, seed: int) -> VecEnv | None:
     """A rendering env for the ``eval/attention`` picture, or None (with a debug-level reason) if it cannot be drawn."""
-    reason = attention_unsupported(model, env.envs[0])
+    picture = None
+    if isinstance(env, DummyVecEnv):
+        probe = env.envs[0]
+    else:  # the training envs live in worker processes (vec_env: subproc): ask the rendering env itself
+        picture = make_env(config.env_id, 1, seed, config.env_packages, render_mode="rgb_array", env_kwargs=config.env)
+        probe = picture.envs[0]
+    reason = attention_unsupported(model, probe)
     if reason is not None:
         log.debug("no eval/attention image: %s", reason)
+        if picture is not None:
+            picture.close()
         return None
-    return make_env(config.env_id, 1, seed, config.env_packages, render_mode="rgb_array", env_kwargs=config.env)
+    return picture or make_env(config.env_id, 1, seed, config.env_packages, render_mode="rgb_array",
+                               env_kwargs=config.env)
 
 
 def _summary(status: str, timesteps: int, evaluation: TimedEval, parameters: int) -> dict[str, Any]:
