@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,8 @@ def train(
         raise UsageError(f"{resume} has already trained {model.num_timesteps} steps >= --timesteps {total}")
     # evaluation episodes run side by side in up to n_envs envs: one batched forward pass per step
     eval_seed = config.seed + EVAL_SEED_OFFSET
+    # the eval env is a DummyVecEnv on purpose, even where the training envs run in worker processes
+    warnings.filterwarnings("ignore", "Training and eval env are not of the same type")
     eval_env = make_env(config.env_id, min(n_envs, config.run["eval_episodes"]), eval_seed, config.env_packages,
                         env_kwargs=config.env)
     picture_env = _attention_env(config, model, env, eval_seed)
@@ -181,20 +184,16 @@ def rollout_target(model: Any, total: int) -> int:
 
 def _attention_env(config: AgentConfig, model: Any, env: VecEnv, seed: int) -> VecEnv | None:
     """A rendering env for the ``eval/attention`` picture, or None (with a debug-level reason) if it cannot be drawn."""
-    picture = None
     if isinstance(env, DummyVecEnv):
-        probe = env.envs[0]
-    else:  # the training envs live in worker processes (vec_env: subproc): ask the rendering env itself
-        picture = make_env(config.env_id, 1, seed, config.env_packages, render_mode="rgb_array", env_kwargs=config.env)
-        probe = picture.envs[0]
-    reason = attention_unsupported(model, probe)
+        reason = attention_unsupported(model, env.envs[0])
+    else:  # the training envs live in worker processes (vec_env: subproc): ask one built here
+        probe = make_env(config.env_id, 1, seed, config.env_packages, env_kwargs=config.env)
+        reason = attention_unsupported(model, probe.envs[0])
+        probe.close()
     if reason is not None:
         log.debug("no eval/attention image: %s", reason)
-        if picture is not None:
-            picture.close()
         return None
-    return picture or make_env(config.env_id, 1, seed, config.env_packages, render_mode="rgb_array",
-                               env_kwargs=config.env)
+    return make_env(config.env_id, 1, seed, config.env_packages, render_mode="rgb_array", env_kwargs=config.env)
 
 
 def _summary(status: str, timesteps: int, evaluation: TimedEval, parameters: int) -> dict[str, Any]:
