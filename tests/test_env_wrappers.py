@@ -145,3 +145,31 @@ def test_highway_env_trains_with_its_preset(tmp_path: Path) -> None:
     assert model.observation_space["vehicle"].shape == (5, 4) and model.observation_space["vehicle_mask"].n == 5
     rows = (result.run_dir / "evaluations.csv").read_text().splitlines()
     assert len(rows) == 1 + 2  # the header, the evaluation at 64 steps and the final one at 128
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "EXAMPLES.md"
+
+
+def test_the_documented_commands_parse() -> None:
+    """Every ``train_agent.py`` command of docs/EXAMPLES.md is one the command line accepts (none is run here)."""
+    import importlib.util
+    import shlex
+
+    spec = importlib.util.spec_from_file_location("train_agent", EXAMPLES.parents[1] / "train_agent.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # a script, not part of a package
+    build_parser = module.build_parser
+    text = EXAMPLES.read_text().replace("\\\n", " ")
+    lines = re.findall(r"^\.venv/bin/python train_agent\.py (.*)$", text, re.M)
+    assert any(line.startswith("compare ") for line in lines) and any(line.startswith("train ") for line in lines)
+    for line in lines:
+        words = shlex.split(line.split("  #")[0])
+        args = build_parser().parse_args(words)
+        assert args.command in ("train", "compare")
+
+
+@pytest.mark.parametrize("index", range(len(re.findall(r"^```python\n", EXAMPLES.read_text(), re.M))))
+def test_the_documented_python_runs(index: int) -> None:
+    pytest.importorskip("highway_env")
+    block = re.findall(r"^```python\n(.*?)^```$", EXAMPLES.read_text(), re.M | re.S)[index]
+    exec(compile(block, f"docs/EXAMPLES.md python block {index + 1}", "exec"), {})
