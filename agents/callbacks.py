@@ -1,202 +1,21 @@
-"""Training callbacks: timed evaluation with a CSV of (steps, time, return, success), throughput, hyperparameters,
-a wall-clock cap and a clean stop on Ctrl-C.
-
-Each evaluation appends a row to ``evaluations.csv``; ``train_seconds`` is wall-clock time spent training (rollouts and
-updates, evaluations excluded), so learning curves by time compare cores fairly. Periodic evaluations are short (the
-preset's ``eval_episodes``: a trend); the final one plays at least :data:`FINAL_EVAL_EPISODES` episodes, enough for a
-95% interval a few points wide. For attention policies each evaluation also logs ``eval/attention``: the picture of the
-first decision of the first evaluation episode.
+"""Training callbacks around the evaluations (:mod:`agents.timed_eval`): a progress bar, throughput, hyperparameters,
+a wall-clock cap, and a clean stop on Ctrl-C.
 """
 
 from __future__ import annotations
 
-import csv
-import math
-import os
 import signal
 import sys
 import threading
-import time
-from dataclasses import dataclass
-from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import gymnasium as gym
-import numpy as np
-from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
-from sb3_contrib.common.maskable.evaluation import evaluate_policy
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import HParam, Image
-from stable_baselines3.common.utils import safe_mean
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.logger import HParam
 from tqdm import tqdm
 
-from agents.attention_view import snapshot
-from agents.rundir import EVAL_CSV
-
-EVAL_COLUMNS = ("timesteps", "wall_seconds", "train_seconds", "mean_return", "std_return", "success_rate", "episodes")
-#: The fewest episodes of a run's final evaluation: its success rate's 95% interval is then at most about +-10 points.
-FINAL_EVAL_EPISODES = 100
-
-
-@dataclass
-class EvalRecord:
-    """One evaluation: when it ran, and each episode's return and success (empty if the env reports no success)."""
-
-    timesteps: int
-    wall_seconds: float
-    train_seconds: float
-    returns: list[float]
-    successes: list[bool]
-    final: bool  # the run's final evaluation (at least FINAL_EVAL_EPISODES episodes), not a periodic one
-
-    @property
-    def success_rate(self) -> float | None:
-        """The fraction of episodes won, or None if the env reports no ``is_success``."""
-        return float(np.mean(self.successes)) if self.successes else None
-
-    def csv_row(self) -> list[str]:
-        """The row of ``evaluations.csv`` (columns :data:`EVAL_COLUMNS`; no success rate: nan)."""
-        success = math.nan if self.success_rate is None else self.success_rate
-        values = (self.timesteps, self.wall_seconds, self.train_seconds, np.mean(self.returns), np.std(self.returns),
-                  success, len(self.returns))
-        return [f"{v:.6g}" for v in values]
-
-
-class TimedEval(MaskableEvalCallback):
-    """SB3's periodic deterministic evaluation (``evaluations.npz``, ``best_model.zip``), timed and logged to CSV, and a
-    longer final one.
-
-    ``eval_freq`` counts env steps (SB3 counts calls, one per ``n_envs`` steps). Every evaluation reseeds the eval
-    env with ``seed``, so all evaluations play the same starting states and the curve shows the policy changing, not
-    the draw. At the end of training the final model plays ``max(final_episodes, episodes)`` episodes; it replaces
-    a periodic evaluation at the same step in ``records`` and the CSV (one row per step), but not in SB3's
-    ``evaluations.npz``, whose rows must all hold ``episodes`` returns. With ``attention_env`` (a rendering env the
-    policy can be explained on), each evaluation logs the picture of the first decision in the episode seeded
-    ``seed`` (the first evaluation episode's start) as ``eval/attention``.
-    Once ``ctrl_c`` has seen Ctrl-C there is no final evaluation.
-    """
-
-    def __init__(
-        self,
-        eval_env: VecEnv,
-        seed: int,
-        run_dir: Path,
-        eval_freq: int,
-        n_envs: int,
-        episodes: int,
-        masking: bool,
-        echo: bool,
-        attention_env: gym.Env | None = None,
-        ctrl_c: StopOnCtrlC | None = None,
-        final_episodes: int = FINAL_EVAL_EPISODES,
-    ) -> None:
-        super().__init__(
-            eval_env, n_eval_episodes=episodes, eval_freq=max(1, eval_freq // n_envs), log_path=str(run_dir),
-            best_model_save_path=str(run_dir), deterministic=True, warn=False, use_masking=masking, verbose=0,
-        )
-        self.seed = seed
-        self.csv_path = run_dir / EVAL_CSV
-        self.echo = echo
-        self.attention_env = attention_env
-        self.ctrl_c = ctrl_c
-        self.final_episodes = max(final_episodes, episodes)
-        self.records: list[EvalRecord] = []  # one per step evaluated: the final evaluation replaces one at its step
-        self.count = 0  # evaluations run, the final one included
-        self.start = time.perf_counter()
-        self.start_steps = 0
-        self.eval_seconds = 0.0
-
-    @property
-    def wall_seconds(self) -> float:
-        """Seconds since training started."""
-        return time.perf_counter() - self.start
-
-    @property
-    def train_seconds(self) -> float:
-        """Seconds since training started, minus the time spent evaluating."""
-        return self.wall_seconds - self.eval_seconds
-
-    @property
-    def steps_per_second(self) -> float:
-        """Env steps per second of training since it (re)started."""
-        return (self.num_timesteps - self.start_steps) / max(self.train_seconds, 1e-9)
-
-    def _on_training_start(self) -> None:
-        self.start = time.perf_counter()
-        self.start_steps = self.num_timesteps
-        with self.csv_path.open("w", newline="") as f:
-            csv.writer(f).writerow(EVAL_COLUMNS)
-
-    def _on_step(self) -> bool:
-        if self.n_calls % self.eval_freq != 0:
-            return True
-        started = self._before_evaluation()
-        keep_training = super()._on_step()
-        self._after_evaluation(started, list(self.evaluations_results[-1]), final=False)
-        return keep_training
-
-    def _before_evaluation(self, picture: bool = True) -> float:
-        """Log the attention picture (if ``picture``) and reseed the eval env; returns the start time."""
-        started = time.perf_counter()
-        if picture and self.attention_env is not None:  # recorded before the evaluation dumps the logger
-            picture = snapshot(self.model, self.attention_env, self.seed)  # (H, W, 3) uint8
-            self.logger.record("eval/attention", Image(picture, "HWC"), exclude=("stdout", "log", "json", "csv"))
-        self.eval_env.seed(self.seed)
-        return started
-
-    def _after_evaluation(self, started: float, returns: list[float], *, final: bool) -> None:
-        """Count the evaluation's time out of training, keep its record, write the CSV and echo a line."""
-        self.eval_seconds += time.perf_counter() - started
-        record = EvalRecord(self.num_timesteps, self.wall_seconds, self.train_seconds, [float(r) for r in returns],
-                            [bool(s) for s in self._is_success_buffer], final)
-        if final and self.records and self.records[-1].timesteps == record.timesteps:
-            self.records.pop()  # the same policy: the longer evaluation stands for it
-        self.records.append(record)
-        self.count += 1
-        # written aside, then renamed: a reader (compare's progress lines) never sees a half-written file
-        partial = self.csv_path.with_suffix(".csv.partial")
-        with partial.open("w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(EVAL_COLUMNS)
-            writer.writerows(r.csv_row() for r in self.records)
-        os.replace(partial, self.csv_path)
-        if self.echo:
-            self._echo(record)
-
-    def _on_training_end(self) -> None:
-        if self.ctrl_c is not None and self.ctrl_c.requested:
-            return  # the user asked to stop: no final evaluation (the last periodic one stands)
-        last = self.records[-1] if self.records else None
-        seen = last is not None and last.timesteps == self.num_timesteps  # this policy's picture is logged already
-        if seen and len(last.returns) >= self.final_episodes:
-            return
-        started = self._before_evaluation(picture=not seen)
-        self._is_success_buffer = []
-        returns, _ = evaluate_policy(
-            self.model, self.eval_env, n_eval_episodes=self.final_episodes, deterministic=True,
-            return_episode_rewards=True, warn=False, callback=self._log_success_callback, use_masking=self.use_masking,
-        )
-        self.logger.record("eval/mean_reward", float(np.mean(returns)))
-        if self._is_success_buffer:
-            self.logger.record("eval/success_rate", float(np.mean(self._is_success_buffer)))
-        self.logger.dump(self.num_timesteps)
-        self._after_evaluation(started, returns, final=True)
-
-    def _echo(self, record: EvalRecord) -> None:
-        """One progress line: steps, training throughput, training and evaluation returns, and how many episodes
-        the evaluation played (periodic ones are short: a trend, not a result)."""
-        success = "" if record.success_rate is None else f" | success {record.success_rate:4.0%}"
-        kind = "final" if record.final else "short"
-        train_return = safe_mean([episode["r"] for episode in self.model.ep_info_buffer])
-        tqdm.write(  # above the progress bar, if one is drawn
-            f"steps {record.timesteps:>9,} | {self.steps_per_second:5.0f} steps/s | train return {train_return:7.2f} | "
-            f"eval return {np.mean(record.returns):7.2f} ± {np.std(record.returns):5.2f}{success} "
-            f"({len(record.returns)} episodes, {kind})", file=sys.stdout,
-        )
-        sys.stdout.flush()
-
+if TYPE_CHECKING:
+    from agents.timed_eval import TimedEval  # the clock of the callbacks below, which itself imports StopOnCtrlC
 
 class Progress(BaseCallback):
     """A progress bar of env steps up to ``target`` whose speed is ``clock``'s training steps/s, the figure of the

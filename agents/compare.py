@@ -1,4 +1,4 @@
-"""Running a comparison grid (cores x seeds): every cell is its own ``train_agent.py train`` subprocess.
+"""Running a comparison grid (cores x seeds) locally: every cell in its own process (:mod:`agents.cells`).
 
 A crashed or killed cell is reported and the rest of the grid still runs; each cell's output goes to
 ``logs/<core>__<seed>.log`` and the outcome of every cell to ``grid.json`` in the comparison's own folder
@@ -14,12 +14,15 @@ import json
 import math
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from agents.cells import cell_command, cell_job
+from agents.presets import AgentConfig
 from agents.rundir import EVAL_CSV, SUMMARY_FILE, env_name, timestamp, unique_path, write_json
 
 GRID_FILE = "grid.json"
@@ -117,25 +120,24 @@ def outcome_text(run_dir: Path | None) -> str:
 
 
 def run_grid(
-    train_command: Sequence[str], env_id: str, cores: Sequence[str], seeds: int, workers: int, logdir: Path
+    configs: dict[str, AgentConfig], seeds: int, workers: int, logdir: Path, device: str, threads: int
 ) -> tuple[Path, list[Cell]]:
-    """Train every (core, seed) with at most ``workers`` at once; returns the comparison folder and failed cells.
-
-    ``train_command`` launches ``train`` with the shared options; each cell adds ``--core``, ``--seed``, ``--logdir``.
-    """
+    """Train every (core, seed) of ``configs`` (each core's resolved config) with at most ``workers`` cells at once,
+    each on ``device`` with ``threads`` torch threads; returns the comparison folder and the failed cells."""
+    env_id = next(iter(configs.values())).env_id
     compare_dir = create_compare_dir(logdir, env_id)
-    cells = grid_cells(cores, seeds)
+    cells = grid_cells(list(configs), seeds)
     pending, running = list(cells), {}
     printed: dict[tuple[str, int], list[dict[str, str]]] = {}  # the evaluation rows of each cell already shown
-    print(f"comparing {list(cores)} x {seeds} seeds on {env_id}, {workers} at a time -> {compare_dir}", flush=True)
+    print(f"comparing {list(configs)} x {seeds} seeds on {env_id}, {workers} at a time -> {compare_dir}", flush=True)
     try:
         while pending or running:
             while pending and len(running) < workers:
                 cell = pending.pop(0)
-                command = [*train_command, "--core", cell.core, "--seed", str(cell.seed), "--logdir", str(compare_dir),
-                           "--quiet"]
+                config = replace(configs[cell.core], seed=cell.seed)
+                command, env = cell_command(cell_job(config, compare_dir, device, threads, sys.argv))
                 with open(compare_dir / cell.log, "w") as log:
-                    running[subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)] = cell
+                    running[subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)] = cell
                 cell.outcome = "running"
             time.sleep(POLL_SECONDS)
             for cell in running.values():
@@ -155,5 +157,5 @@ def run_grid(
         for process, cell in running.items():
             cell.returncode = process.wait()
             cell.outcome = describe(cell.returncode)
-    failed = finish_grid(compare_dir, {"env_id": env_id, "command": list(train_command)}, cells)
+    failed = finish_grid(compare_dir, {"env_id": env_id, "command": list(sys.argv)}, cells)
     return compare_dir, failed

@@ -1,5 +1,6 @@
-"""Evaluating a saved agent: deterministic episodes, return and success statistics, and a video (and a still) of one
-episode, optionally with the attention of every decision drawn over it (:mod:`agents.attention_view`)."""
+"""Evaluating a saved agent: deterministic episodes (:func:`envs.rollout.play_episodes`), return and success
+statistics, and a video (and a still) of one episode, optionally with the attention of every decision drawn over it
+(:mod:`agents.attention_view`)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import imageio.v2 as imageio
 import numpy as np
 
 from agents.attention_view import attention_frame, attention_unsupported, end_frame
 from agents.errors import UsageError
-from agents.factory import check_model_path, deterministic_action, load_agent, make_env
+from agents.factory import Agent, check_model_path, deterministic_actions, load_agent, make_env
 from agents.intervals import mean_interval, wilson_interval
 from agents.rundir import find_run_config, load_run
+from envs.rollout import play_episodes
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 EVAL_SEED = 123_456  # episodes are seeded EVAL_SEED, EVAL_SEED + 1, ...: reproducible and unlike training
@@ -83,22 +86,9 @@ def evaluate(
     if reason is not None:
         vec_env.close()
         raise UsageError(f"--attention: {reason}")
-    returns, successes, frames = [], [], []
-    for episode in range(episodes):
-        obs, info = env.reset(seed=seed + episode)
-        filming = filmed and episode == 0
-        total, done = 0.0, False
-        while not done:
-            action = deterministic_action(model, env, obs)
-            if filming:  # the state the action was chosen in
-                frames.append(attention_frame(env, model, obs, action) if attention else env.render())
-            obs, reward, terminated, truncated, info = env.step(action)
-            total, done = total + float(reward), terminated or truncated
-        if filming:  # the last state, where no decision is made
-            frames.append(end_frame(env, ["episode over", f"return {total:.2f}"]) if attention else env.render())
-        returns.append(total)
-        if "is_success" in info:
-            successes.append(float(info["is_success"]))
+    filming = Filming(env, model, attention) if filmed else None
+    played = play_episodes([filming or env], deterministic_actions(model), episodes, seed)
+    frames = filming.frames if filming else []
     vec_env.close()
     if video is not None:
         _write_video(video, frames, fps=int(env.metadata.get("render_fps") or 10))
@@ -111,13 +101,46 @@ def evaluate(
     return {
         "model": str(model_path), "env_id": env_id, "env_kwargs": env_kwargs or {}, "episodes": episodes, "seed": seed,
         "deterministic": True,
-        "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
-        "return_ci95": list(mean_interval(returns)),
-        "success_rate": float(np.mean(successes)) if successes else None,
-        "success_ci95": list(wilson_interval(int(sum(successes)), len(successes))) if successes else None,
-        "returns": returns,
+        "mean_return": float(np.mean(played.returns)), "std_return": float(np.std(played.returns)),
+        "return_ci95": list(mean_interval(played.returns)),
+        "success_rate": played.success_rate,
+        "success_ci95": list(wilson_interval(sum(played.successes), len(played.successes)))
+        if played.successes else None,
+        "returns": played.returns,
         "video": str(video) if video else None, "still": str(still) if still else None, "attention": attention,
     }
+
+
+class Filming(gym.Wrapper):
+    """Films the first episode played through it: every state with the action chosen in it (with ``attention``, what
+    that decision attended to drawn over it), then the last state, where no decision is made."""
+
+    def __init__(self, env: gym.Env, model: Agent, attention: bool) -> None:
+        super().__init__(env)
+        self.model, self.attention = model, attention
+        self.frames: list[np.ndarray] = []
+        self.filming = True
+        self.obs: Any = None
+        self.total = 0.0
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """Reset the env, remembering the observation the next action is chosen on."""
+        self.obs, info = self.env.reset(**kwargs)
+        self.total = 0.0
+        return self.obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """Film the state ``action`` was chosen in, step, and film the last state when the first episode ends."""
+        if self.filming:
+            self.frames.append(attention_frame(self.env, self.model, self.obs, action) if self.attention
+                               else self.env.render())
+        self.obs, reward, terminated, truncated, info = self.env.step(action)
+        self.total += float(reward)
+        if self.filming and (terminated or truncated):
+            self.frames.append(end_frame(self.env, ["episode over", f"return {self.total:.2f}"]) if self.attention
+                               else self.env.render())
+            self.filming = False
+        return self.obs, reward, terminated, truncated, info
 
 
 def _write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:

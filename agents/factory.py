@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from agents.errors import UsageError
 from agents.presets import AgentConfig, game_presets, resolve_config
 from agents.wrappers import WrapperError, apply_wrappers
+from envs.rollout import Act, stack
 from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, parse_observation_space
 
 #: Packages imported before looking up an env id: ``envs`` registers the shipped games (``perceiver_rl/<Name>-v0``),
@@ -43,13 +44,9 @@ Agent = PPO | MaskablePPO
 
 
 def import_env_packages(names: Iterable[str]) -> None:
-    """Import the packages that register envs: the shipped games (if installed), then ``names`` (``--env-package``)."""
+    """Import the packages that register envs: the shipped games and wrapped ids, then ``names`` (``--env-package``)."""
     for name in DEFAULT_ENV_PACKAGES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name.split(".")[0]:  # the package exists but is broken: that is a bug to show, not to hide
-                raise
+        importlib.import_module(name)
     for name in names:
         try:
             importlib.import_module(name)
@@ -188,8 +185,19 @@ def load_agent(path: Path, env: VecEnv, device: str = "auto") -> Agent:
         raise UsageError(f"{path} is not a saved agent for this env ({type(e).__name__}: {detail})") from e
 
 
+def deterministic_actions(model: Agent) -> Act:
+    """``model``'s deterministic actions, in one batch, for envs played side by side (:mod:`envs.rollout`); a
+    MaskablePPO gets each env's action masks."""
+
+    def act(envs: Sequence[gym.Env], observations: list[Any]) -> np.ndarray:
+        masks = {}
+        if isinstance(model, MaskablePPO):
+            masks["action_masks"] = np.stack([env.get_wrapper_attr("action_masks")() for env in envs])
+        return model.predict(stack(observations), deterministic=True, **masks)[0]
+
+    return act
+
+
 def deterministic_action(model: Agent, env: gym.Env, obs: Any) -> np.ndarray:
-    """``model``'s deterministic action on ``obs``, the current observation of ``env`` (whose action masks a
-    MaskablePPO gets)."""
-    masks = {"action_masks": env.get_wrapper_attr("action_masks")()} if isinstance(model, MaskablePPO) else {}
-    return model.predict(obs, deterministic=True, **masks)[0]
+    """``model``'s deterministic action on ``obs``, the current observation of ``env``."""
+    return deterministic_actions(model)([env], [obs])[0]

@@ -1,7 +1,8 @@
 """Hyperparameter presets: readable YAML files per game and core, resolved into one :class:`AgentConfig`.
 
-Layers, later wins: the typed defaults (:mod:`agents.settings`) -> ``presets/default.yaml`` -> the game's preset file
-(the one whose ``env_id`` matches) -> ``--config FILE`` -> ``--set key=value``. In each preset file ``common`` applies
+Layers, later wins: the typed defaults (:mod:`agents.settings`) -> ``presets/default.yaml`` -> a shipped game's
+``action_roles`` (the ``actor`` and ``targets`` its class declares) -> the game's preset file (the one whose ``env_id``
+matches) -> ``--config FILE`` -> ``--set key=value``. In each preset file ``common`` applies
 to every core and the core's own section comes on top. Keys are flat names (``learning_rate``, ``dim``, ``n_envs``),
 each living in one section: ``run`` (the training loop), ``algo`` (PPO arguments), ``policy`` (the core's
 ``policy_kwargs``) or ``env`` (the game's constructor arguments, e.g. Minefield's ``n_mines``, and ``wrappers``, the
@@ -24,6 +25,7 @@ import yaml
 
 from agents.errors import UsageError
 from agents.settings import POLICY_SETTINGS, SECTION_SETTINGS, Spec, checked, defaults, env_specs, specs
+from envs import GAMES, SKILLS
 from perceiver_rl import CORES
 
 #: The cores an agent can have: perceiver_rl's attention cores, and SB3's MLP policy as the no-attention reference.
@@ -103,24 +105,39 @@ def _spec(all_specs: dict[str, dict[str, Spec]], name: str, section: str | None,
     raise UsageError(f"{source}: unknown key {name!r}; valid keys: {', '.join(known)}")
 
 
+def action_roles(env_id: str, core: str) -> dict[str, str | None]:
+    """The ``actor`` and ``targets`` that a shipped game or skill game declares (its class's ``action_roles``), for an
+    attention core; none for other envs and for ``mlp``."""
+    game = GAMES.get(env_id) or SKILLS.get(env_id)
+    return dict(game.action_roles) if game is not None and core in CORES else {}
+
+
+def _preset_layers(path: Path, core: str) -> list[tuple[str, dict[str, Any]]]:
+    """A preset file's layers for ``core``, each with the source its errors name: ``common``, then the core's."""
+    preset = read_yaml(path, "preset")
+    return [(f"preset {path}", preset.get(section) or {}) for section in ("common", core)]
+
+
 def preset_sections(env_id: str, core: str) -> Sections:
-    """The preset hyperparameters of ``core`` on ``env_id``: the typed defaults, default.yaml, then the game's file if
-    there is one (its ``env`` keys declare the game's)."""
+    """The preset hyperparameters of ``core`` on ``env_id``: the typed defaults, default.yaml, a shipped game's
+    :func:`action_roles`, then the game's file if there is one (its ``env`` keys declare the game's)."""
     if core not in AGENT_CORES:
         raise UsageError(f"unknown core {core!r}; choose from {list(AGENT_CORES)}")
     sections: Sections = {name: {} for name in SECTIONS}
-    files = [DEFAULT_PRESET] + [path for game, path in game_presets().items() if game == env_id]
+    layers = _preset_layers(DEFAULT_PRESET, core)
+    layers.append((f"the action_roles of {env_id}", {"policy": action_roles(env_id, core)}))
+    for game, path in game_presets().items():
+        if game == env_id:
+            layers += _preset_layers(path, core)
     typed_specs = section_specs(core, {})
-    for path in files:
-        preset = read_yaml(path, "preset")
-        for layer in (preset.get("common") or {}, preset.get(core) or {}):
-            for key, value in (layer.get("env") or {}).items():  # the game's preset declares its constructor's keys
-                spec = typed_specs["env"].get(key)  # ... and may set the typed ones (wrappers)
-                sections["env"][key] = value if spec is None else checked(key, spec, value, f"preset {path}")
-            for name in ("run", "algo", "policy"):
-                for key, value in (layer.get(name) or {}).items():
-                    spec = _spec(typed_specs, key, name, f"preset {path}")[1]
-                    sections[name][key] = checked(key, spec, value, f"preset {path}")
+    for source, layer in layers:
+        for key, value in (layer.get("env") or {}).items():  # the game's preset declares its constructor's keys
+            spec = typed_specs["env"].get(key)  # ... and may set the typed ones (wrappers)
+            sections["env"][key] = value if spec is None else checked(key, spec, value, source)
+        for name in ("run", "algo", "policy"):
+            for key, value in (layer.get(name) or {}).items():
+                spec = _spec(typed_specs, key, name, source)[1]
+                sections[name][key] = checked(key, spec, value, source)
     # keys the presets leave out keep their typed default, after the presets' own (a run's config.yaml keeps its order)
     for name, settings in (*SECTION_SETTINGS.items(), ("policy", POLICY_SETTINGS[core])):
         sections[name] = {**sections[name], **{k: v for k, v in defaults(settings).items() if k not in sections[name]}}

@@ -1,7 +1,8 @@
 """Comparison grids and hyperparameter sweeps on a Ray cluster with Ray Tune (``--backend ray``).
 
-Every run is a Tune trial of :func:`run_trial`, a function trainable that calls :func:`agents.training.train` (the code
-path of ``train_agent.py train``) and reports each evaluation with ``tune.report``. A compare grid's run folders, its
+Every run is a Tune trial of :func:`run_trial`, a function trainable that trains the cell with
+:func:`agents.cells.run_cell` (as the local backend does in a process per cell) and reports each evaluation with
+``tune.report``. A compare grid's run folders, its
 ``logs/<core>__<seed>.log`` and ``grid.json`` land in the comparison's folder as with the local backend, so the same
 report follows; Tune's own state goes to ``tune/`` in that folder, and :func:`run_grid` resumes from it without
 re-running finished trials. A trial whose worker dies is retried from scratch (``FailureConfig(max_failures)``): the
@@ -20,20 +21,18 @@ import math
 import os
 import shutil
 import socket
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-import yaml
-
+from agents.cells import run_cell
 from agents.compare import Cell, cell_log, finish_grid
 from agents.errors import UsageError
 from agents.presets import SECTIONS, AgentConfig, apply_overrides
+from agents.ray_options import RayOptions
 from agents.rundir import FINISHED, SUMMARY_FILE, env_name, find_runs
-from agents.training import train
 
 try:
     import ray
@@ -47,19 +46,6 @@ TUNE_DIR = "tune"  # Tune's experiment state, inside the grid's or sweep's folde
 TRIAL_LOG = "train.log"  # a sweep trial's log, in its own folder
 METRIC = "mean_return"  # sweeps rank configurations by the final deterministic evaluation return
 ATTEMPT_PREFIX = "attempt "
-
-
-@dataclass
-class RayOptions:
-    """Where and how the trials run: cluster address (None: a local instance), resources and retries per run."""
-
-    address: str | None = None
-    cpus_per_run: float = 1.0
-    gpus_per_run: float = 0.0
-    max_failures: int = 2
-    max_concurrent: int | None = None  # None: as many as the cluster's resources fit
-    device: str = "auto"
-    threads: int = 1
 
 
 # ------------------------------------------------------------------------------------------------------ the cluster
@@ -165,17 +151,12 @@ def run_trial(config: dict[str, Any]) -> None:
         for stale in _runs_of(folder, agent):
             print(f"removing {stale}: the unfinished run of an earlier attempt")
             shutil.rmtree(stale)
-        torch.set_num_threads(config["threads"])
-
-        def report(evaluation: dict[str, Any]) -> None:
-            print(f"steps {evaluation['timesteps']:>9,} | eval return {evaluation['mean_return']:7.2f} ± "
-                  f"{evaluation['std_return']:5.2f}")
-            tune.report({**_eval_metrics(evaluation), **where})
-
-        result = train(agent, folder, device=config["device"], echo=False, on_evaluation=report)
+        result = run_cell(
+            agent, folder, device=config["device"], threads=config["threads"],
+            command=config.get("command", sys.argv),  # Tune states saved before the key have none
+            on_evaluation=lambda evaluation: tune.report({**_eval_metrics(evaluation), **where}),
+        )
         s = result.summary
-        print(f"{result.status}: {s['timesteps']:,} steps, {s['train_seconds']:.0f} s training "
-              f"({s['steps_per_second']:.0f} steps/s) -> {result.run_dir}")
     tune.report({**_eval_metrics(s["final_eval"]), **where, "run_status": result.status,
                  "run_dir": str(result.run_dir), "steps_per_second": s["steps_per_second"]})
 
@@ -284,7 +265,7 @@ def run_grid(
             "core": tune.grid_search(list(configs)), "seed": tune.grid_search(list(range(seeds))),
             "agents": {core: config.to_dict() for core, config in configs.items()}, "hparams": {},
             "folder": str(compare_dir.resolve()), "per_trial_folder": False, "device": options.device,
-            "threads": options.threads,
+            "threads": options.threads, "command": list(sys.argv),
         }
         results = _tune(compare_dir, param_space, len(configs) * seeds, options)
     trials = sorted((_trial_record(r) for r in results), key=lambda t: (t["seed"], t["core"]))
@@ -324,18 +305,8 @@ def sweep(
     param_space = {
         "core": base.core, "seed": base.seed, "agents": {base.core: base.to_dict()}, "hparams": space,
         "folder": str(folder.resolve()), "per_trial_folder": True, "device": options.device,
-        "threads": options.threads,
+        "threads": options.threads, "command": list(sys.argv),
     }
     results = _tune(folder, param_space, total, options, num_samples=samples or 1)
     trials = [_trial_record(r) for r in results]
     return sorted(trials, key=lambda t: -t[METRIC] if t["run_status"] in FINISHED else math.inf)
-
-
-def best_preset(base: AgentConfig, best: dict[str, Any], header: Sequence[str]) -> str:
-    """The searched keys at their ``best`` values as a ``--config`` file (run/algo/policy sections), after comments."""
-    sections: dict[str, dict[str, Any]] = {}
-    for key, value in best["hparams"].items():
-        section = next(name for name in SECTIONS if key in getattr(base, name))
-        sections.setdefault(section, {})[key] = value
-    comments = "".join(f"# {line}\n" for line in header)
-    return comments + yaml.safe_dump(sections, sort_keys=False)

@@ -22,6 +22,8 @@ SUMMARY_FILE = "summary.json"
 #: Statuses of a run that ended as configured: its budget in steps, or its ``max_train_seconds`` wall-clock cap.
 FINISHED = ("completed", "time_capped")
 EVAL_CSV = "evaluations.csv"
+EVAL_NPZ = "evaluations.npz"  # the periodic evaluations, as SB3's EvalCallback writes them
+BEST_MODEL_FILE = "best_model.zip"
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "model"  # checkpoints/model_<steps>_steps.zip, as SB3's CheckpointCallback names them
 

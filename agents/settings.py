@@ -77,6 +77,7 @@ class TransformerPolicySettings:
     num_heads: int = key(4, "heads of the self-attention", minimum=1)
     cross_heads: int = key(1, "heads of the cross-attentions: the decoder's (and the Perceiver's encoder's)",
                            minimum=1)
+    contextual_targets: bool = key(True, "point with target keys decoded from the whole set, not from a target alone")
 
 
 @dataclass
@@ -84,6 +85,7 @@ class PerceiverPolicySettings(TransformerPolicySettings):
     """``policy_kwargs`` of ``perceiver_rl.PerceiverPolicy`` (MaskablePerceiverPolicy with action masks)."""
 
     num_latents: int = key(16, "the latent array the entities are read into", minimum=1)
+    entity_mlp: bool = key(False, "a residual MLP on each entity before the encoder reads it")
 
 
 @dataclass

@@ -15,8 +15,7 @@ import signal
 import sys
 import threading
 import time
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,9 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from agents.attention_view import attention_unsupported
-from agents.callbacks import FINAL_EVAL_EPISODES, HParams, Progress, StopOnCtrlC, Throughput, TimeCap, TimedEval
+from agents.callbacks import HParams, Progress, StopOnCtrlC, Throughput, TimeCap
 from agents.errors import UsageError
-from agents.factory import build_agent, is_maskable, load_agent, make_env
+from agents.factory import build_agent, load_agent, make_env
 from agents.intervals import mean_interval, wilson_interval
 from agents.presets import AgentConfig
 from agents.rundir import (
@@ -44,6 +43,7 @@ from agents.rundir import (
     save_config,
     write_json,
 )
+from agents.timed_eval import FINAL_EVAL_EPISODES, TimedEval
 from perceiver_rl.cost import count_params, policy_flops
 
 EVAL_SEED_OFFSET = 10_000  # the eval env's seed is the run's seed + this, so it never replays training episodes
@@ -76,11 +76,13 @@ def train(
     echo: bool = True,
     on_evaluation: Callable[[dict[str, Any]], None] | None = None,
     final_episodes: int = FINAL_EVAL_EPISODES,
+    command: Sequence[str] | None = None,
 ) -> TrainResult:
     """Train ``config`` in a new folder under ``logdir`` (continuing ``resume``'s weights and step count if given).
 
     ``on_evaluation`` is called with :func:`last_evaluation` after each evaluation, the final one included; the final
-    evaluation plays ``final_episodes`` episodes (at least the preset's ``eval_episodes``).
+    evaluation plays ``final_episodes`` episodes (at least the preset's ``eval_episodes``). ``command`` is the command
+    line recorded in ``config.yaml`` (default: this process's).
     """
     n_envs, total = config.run["n_envs"], config.run["total_timesteps"]
     env = make_env(config.env_id, n_envs, config.seed, config.env_packages, env_kwargs=config.env,
@@ -91,15 +93,14 @@ def train(
         raise UsageError(f"{resume} has already trained {model.num_timesteps} steps >= --timesteps {total}")
     # evaluation episodes run side by side in up to n_envs envs: one batched forward pass per step
     eval_seed = config.seed + EVAL_SEED_OFFSET
-    # the eval env is a DummyVecEnv on purpose, even where the training envs run in worker processes
-    warnings.filterwarnings("ignore", "Training and eval env are not of the same type")
     eval_env = make_env(config.env_id, min(n_envs, config.run["eval_episodes"]), eval_seed, config.env_packages,
                         env_kwargs=config.env)
     picture_env = _attention_env(config, model, env, eval_seed)
 
     run_dir = create_run_dir(logdir, config)
     meta = {
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": sys.argv, "run_dir": str(run_dir),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"), "command": list(sys.argv if command is None else command),
+        "run_dir": str(run_dir),
         "algorithm": type(model).__name__, "policy": type(model.policy).__name__,
         "parameters": count_params(model.policy), "flops_per_step": policy_flops(model.policy),
         "device": str(model.device), "threads": torch.get_num_threads(),
@@ -112,8 +113,8 @@ def train(
 
     ctrl_c = StopOnCtrlC()
     evaluation = TimedEval(
-        eval_env, eval_seed, run_dir, config.run["eval_freq"], n_envs, config.run["eval_episodes"], is_maskable(env),
-        echo, picture_env.envs[0] if picture_env is not None else None, ctrl_c, final_episodes,
+        eval_env.envs, eval_seed, run_dir, config.run["eval_freq"], n_envs, config.run["eval_episodes"], echo,
+        picture_env.envs[0] if picture_env is not None else None, ctrl_c, final_episodes,
     )
     checkpoints = CheckpointCallback(
         max(1, config.run["checkpoint_freq"] // n_envs), str(run_dir / CHECKPOINT_DIR), name_prefix=CHECKPOINT_PREFIX

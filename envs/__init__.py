@@ -1,6 +1,7 @@
 """Multi-entity games for perceiver-rl; importing this package registers each as ``perceiver_rl/<Name>-v0``.
 
-``gym.make("perceiver_rl/Skirmish-v0")`` after ``import envs``, or ``gym.make("envs:perceiver_rl/Skirmish-v0")``.
+The skills suite (:mod:`envs.skills`, ``SKILLS``) registers the same way. ``gym.make("perceiver_rl/Skirmish-v0")``
+after ``import envs``, or ``gym.make("envs:perceiver_rl/Skirmish-v0")``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from envs.foraging import Foraging
 from envs.majority import Majority
 from envs.minefield import Minefield
 from envs.nearest import Nearest
+from envs.skills import SKILLS
 from envs.skirmish import Skirmish
 
 #: Registered id -> env class, in the order the docs and tables list them.
@@ -22,8 +24,8 @@ GAMES: dict[str, type[gym.Env]] = {
     "perceiver_rl/Minefield-v0": Minefield,
 }
 
-for _id, _cls in GAMES.items():
+for _id, _cls in {**GAMES, **SKILLS}.items():
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=f"{_cls.__module__}:{_cls.__name__}")
 
-__all__ = ["GAMES", "Foraging", "Majority", "Minefield", "Nearest", "Skirmish"]
+__all__ = ["GAMES", "SKILLS", "Foraging", "Majority", "Minefield", "Nearest", "Skirmish"]

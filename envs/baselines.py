@@ -18,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from envs import GAMES
+from envs.rollout import each_env, play_episodes
 
 #: Success rate (``info["is_success"]`` over evaluation episodes) that counts as solving each game.
 SOLVED: dict[str, float] = {
@@ -56,23 +57,12 @@ def policies(env: gym.Env, seed: int) -> dict[str, Policy]:
 
 def evaluate(env: gym.Env, policy: Policy, episodes: int, seed: int) -> dict[str, float]:
     """Mean/std return, success rate and mean length of ``policy`` over ``episodes`` episodes seeded seed, seed+1..."""
-    returns, successes, lengths = [], [], []
-    for episode in range(episodes):
-        env.reset(seed=seed + episode)
-        total, length, done, info = 0.0, 0, False, {}
-        while not done:
-            _, reward, terminated, truncated, info = env.step(policy(env))
-            total += float(reward)
-            length += 1
-            done = terminated or truncated
-        returns.append(total)
-        successes.append(bool(info["is_success"]))
-        lengths.append(length)
+    played = play_episodes([env], each_env(lambda e, obs: policy(e)), episodes, seed)
     return {
-        "mean_return": float(np.mean(returns)),
-        "std_return": float(np.std(returns)),
-        "success_rate": float(np.mean(successes)),
-        "mean_length": float(np.mean(lengths)),
+        "mean_return": float(np.mean(played.returns)),
+        "std_return": float(np.std(played.returns)),
+        "success_rate": float(np.mean(played.successes)),
+        "mean_length": float(np.mean(played.lengths)),
     }
 
 

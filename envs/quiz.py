@@ -13,8 +13,8 @@ class QuizEnv(EntityEnv):
     """``rounds`` questions per episode; a step answers the current one (+1 reward if right) and shows the next.
 
     The episode terminates after the last round with ``info["is_success"]`` = (accuracy >= ``success_accuracy``).
-    Subclasses set ``action_space`` (a ``Discrete``) and implement :meth:`_new_question` (which sets ``answer``) and
-    :meth:`_obs`.
+    Subclasses set ``action_space`` and implement :meth:`_new_question` (which sets ``answer``) and :meth:`_obs`; a
+    ``Discrete`` answer is graded as right or wrong, other action spaces override :meth:`_grade`.
     """
 
     def __init__(self, rounds: int, success_accuracy: float, render_mode: str | None):
@@ -39,9 +39,13 @@ class QuizEnv(EntityEnv):
         self._new_question()
         return self._obs(), {}
 
+    def _grade(self, action: Any) -> float:
+        """The share of ``action`` that answers the current question right: 1.0 or 0.0 for one ``Discrete`` answer."""
+        return float(discrete_action(action, int(self.action_space.n)) == self.answer)
+
     def step(self, action: Any) -> tuple[dict, float, bool, bool, dict]:
-        """Score the answer to the current question (1.0 if right), then show the next one."""
-        correct = discrete_action(action, int(self.action_space.n)) == self.answer
+        """Score the answer to the current question (its :meth:`_grade`), then show the next one."""
+        correct = self._grade(action)
         self._correct += correct
         self._round += 1
         terminated = self._round >= self.rounds
@@ -50,8 +54,8 @@ class QuizEnv(EntityEnv):
             info["is_success"] = self._correct >= self.success_accuracy * self.rounds
         else:
             self._new_question()
-        return self._obs(), float(correct), terminated, False, info
+        return self._obs(), correct, terminated, False, info
 
-    def heuristic_action(self) -> int:
+    def heuristic_action(self) -> Any:
         """The right answer, read from the true state."""
-        return int(self.answer)
+        return self.answer

@@ -1,8 +1,8 @@
 """The MultiDiscrete action distribution of the policies: one batched categorical over every action dimension.
 
 SB3's ``MultiCategoricalDistribution`` (and sb3-contrib's masked one) builds a torch ``Categorical`` per dimension
-at every call (8 for Skirmish's squad), each normalising, checking and, when masked, rebuilding its logits: on a CPU
-that was about a tenth of a PPO update. Here the logits (B, dims, A) are normalised once for all dimensions;
+at every call (8 for Skirmish's squad), each normalising, checking and, when masked, rebuilding its logits: many
+small operations, costly on a CPU (docs/DESIGN.md). Here the logits (B, dims, A) are normalised once for all dimensions;
 dimensions with fewer choices than the largest are padded with impossible ones. It is the same distribution: the
 log-probability and entropy are sums over dimensions, and masked or impossible choices add nothing to the entropy, as
 in sb3-contrib.

@@ -25,21 +25,21 @@ CORES = ("perceiver", "transformer")
 class CoreConfig:
     """Sizes of a policy's core; the defaults are sized for PPO on a CPU.
 
-    PPO runs the network on every minibatch (2,560 of them per SB3-default iteration), so the policy defaults are
-    much smaller than the cores' paper-sized defaults (128 wide, 32 latents, 3 layers):
+    PPO runs the network on every minibatch, so the defaults are much smaller than the cores' paper-sized defaults
+    (128 wide, 32 latents, 3 layers); docs/DESIGN.md ("Why the policy defaults are small") gives the evidence for each.
 
-    - ``dim=32``: token, latent and query width. Cost grows with its square; 32 solves the policy tests' pointer,
-      per-actor and whole-set tasks in 10k steps with either core.
-    - ``num_latents=8``: the summary slots the entities are read into; 8 is enough for sets of tens of entities.
-    - ``num_layers=1``: one latent self-attention block (one entity self-attention block for the Transformer).
-    - ``num_heads=4``: heads of the self-attention (latents, or entities for the Transformer), 8 channels each.
-    - ``cross_heads=1``: heads of the cross-attentions, Perceiver IO's default: the decoder's (both cores) and the
-      Perceiver's encoder, where each latent takes one distribution over the entities. On a CPU a batch of many
-      tiny heads costs more in kernel overhead than in arithmetic, and the N-sized attention stays cheap.
-    - ``mlp_ratio=2``: the MLP widening of AlphaStar's entity encoder.
+    - ``dim``: token, latent and query width; cost grows with its square.
+    - ``num_latents``: the summary slots the entities are read into.
+    - ``num_layers``: latent self-attention blocks (entity self-attention blocks for the Transformer).
+    - ``num_heads``: heads of the self-attention (latents, or entities for the Transformer).
+    - ``mlp_ratio``: the MLP widening, AlphaStar's entity encoder's.
+    - ``num_repeats``: how many times the latent blocks run, their weights shared (Perceiver IO's repeats).
+    - ``cross_heads``: heads of the cross-attentions, Perceiver IO's default of one: the decoder's (both cores) and
+      the Perceiver's encoder, where each latent takes one distribution over the entities.
+    - ``entity_mlp``: a residual MLP on each entity before the Perceiver's encoder reads it
+      (:class:`~perceiver_rl.PerceiverIO`), so that its latents can attend by a nonlinear function of an entity.
 
-    Their PPO throughput is in docs/BENCHMARKS.md ("PPO throughput"). Games that need more capacity raise them in a
-    preset (the shipped game presets use 64 wide, 16 latents, 2 layers). ``num_latents`` and ``num_repeats`` shape
+    Games that need more capacity raise them in a preset. ``num_latents``, ``num_repeats`` and ``entity_mlp`` shape
     the Perceiver only; the Transformer keeps one token per entity and ignores them, so that switching ``core``
     changes nothing else.
     """
@@ -52,6 +52,7 @@ class CoreConfig:
     num_latents: int = 8
     num_repeats: int = 1
     cross_heads: int = 1
+    entity_mlp: bool = False
 
     def __post_init__(self) -> None:
         if self.core not in CORES:
@@ -68,7 +69,7 @@ def make_core(config: CoreConfig, input_dim: int, query_dim: int, output_dim: in
                   mlp_ratio=config.mlp_ratio)
     if config.core == "perceiver":
         return PerceiverIO(input_dim, query_dim, output_dim, num_latents=config.num_latents, latent_dim=config.dim,
-                           num_repeats=config.num_repeats, **shared)
+                           num_repeats=config.num_repeats, entity_mlp=config.entity_mlp, **shared)
     return TransformerCore(input_dim, query_dim, output_dim, model_dim=config.dim, **shared)
 
 

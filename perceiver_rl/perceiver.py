@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from perceiver_rl.attention import AttentionBlock, LearnedArray
+from perceiver_rl.attention import MLP, AttentionBlock, LearnedArray
 from perceiver_rl.core import Encoding, EntityCore, QueryDecoder, check_sizes, rollout_step
 
 
@@ -36,6 +36,11 @@ class PerceiverIO(EntityCore):
         num_repeats: repeat the latent blocks this many times with shared weights (the paper's weight sharing);
             1 = no repeat.
         mlp_ratio: 2, the MLP widening of AlphaStar's entity encoder (128 wide, MLP to 256).
+        entity_mlp: give each entity a residual MLP block (``x + MLP(LN(x))``) before the encoder reads it. The
+            encoder's latent queries are learned constants, so without it each latent's attention score for an entity
+            is a linear function of that entity's (normalised) token: a latent cannot single out "the nearest item"
+            or "the item whose two features agree". The Transformer's layers apply such an MLP to every entity after
+            each self-attention. Cost: linear in N.
         query_residual: keep the query in the decoder's residual path (see :class:`~perceiver_rl.core.QueryDecoder`).
         dropout: 0 by default: PPO's noisy targets are regularisation enough, and dropout would make the policy's
             log-probabilities differ between rollout and update.
@@ -54,6 +59,7 @@ class PerceiverIO(EntityCore):
         cross_heads: int = 1,
         num_repeats: int = 1,
         mlp_ratio: float = 2.0,
+        entity_mlp: bool = False,
         query_residual: bool = True,
         dropout: float = 0.0,
     ) -> None:
@@ -64,6 +70,8 @@ class PerceiverIO(EntityCore):
         self.input_dim, self.query_dim, self.output_dim = input_dim, query_dim, output_dim
         self.num_repeats = num_repeats
         self.latents = LearnedArray(num_latents, latent_dim)  # (L, latent_dim), shared by every sample
+        self.entity_mlp = (nn.Sequential(nn.LayerNorm(input_dim), MLP(input_dim, mlp_ratio, dropout)) if entity_mlp
+                           else None)
         self.encoder = AttentionBlock(latent_dim, cross_heads, context_dim=input_dim, mlp_ratio=mlp_ratio,
                                       dropout=dropout)
         self.layers = nn.ModuleList(
@@ -72,7 +80,12 @@ class PerceiverIO(EntityCore):
         self.decoder = QueryDecoder(query_dim, latent_dim, output_dim, num_heads=cross_heads, mlp_ratio=mlp_ratio,
                                     query_residual=query_residual, dropout=dropout)
 
+    def _entities(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The entities the encoder reads: (B, N, input_dim), through the entity MLP block if there is one."""
+        return inputs if self.entity_mlp is None else inputs + self.entity_mlp(inputs)
+
     def _encode(self, inputs: torch.Tensor, mask: torch.Tensor) -> Encoding:
+        inputs = self._entities(inputs)  # (B, N, input_dim)
         z = self.encoder(self.latents(), inputs, mask)  # (L, latent_dim) queries -> (B, L, latent_dim)
         for _ in range(self.num_repeats):
             for layer in self.layers:
@@ -80,7 +93,7 @@ class PerceiverIO(EntityCore):
         return Encoding(z, None)
 
     def _relevance(self, inputs: torch.Tensor, mask: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
-        latents = self.latents()  # (L, latent_dim)
+        latents, inputs = self.latents(), self._entities(inputs)  # (L, latent_dim), (B, N, input_dim)
         relevance = self.encoder.attention_map(latents, inputs, mask)  # (B, L, N): latents -> entities
         z = self.encoder(latents, inputs, mask)
         for _ in range(self.num_repeats):

@@ -78,8 +78,11 @@ class _EntityActorCritic:
         core: str = "perceiver",
         actor: str | None = None,
         targets: str | None = None,
+        contextual_targets: bool = True,
         **kwargs: Any,
     ) -> None:
+        if not isinstance(contextual_targets, bool):
+            raise ValueError(f"contextual_targets: expected True or False, got {contextual_targets!r}")
         if self.discrete_only and not isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete)):
             raise ValueError(f"action_space: {type(self).__name__} expects Discrete or MultiDiscrete actions (masks "
                              f"apply to choices), got {action_space}; use PerceiverPolicy for Box actions")
@@ -96,7 +99,7 @@ class _EntityActorCritic:
         sizes = {k: kwargs.pop(k) for k in list(kwargs) if k in CoreConfig.__dataclass_fields__}
         # Set before SB3's constructor, which calls _build().
         self.core_config = CoreConfig(core=core, **sizes)
-        self.actor, self.targets = actor, targets
+        self.actor, self.targets, self.contextual_targets = actor, targets, contextual_targets
         super().__init__(observation_space, action_space, lr_schedule, features_extractor_class=NoFeatures, **kwargs)
 
     def _build(self, lr_schedule: Schedule) -> None:
@@ -109,7 +112,7 @@ class _EntityActorCritic:
         entities = self.encoder.spec.entities
         global_context = entities is not None and entities.global_dim > 0
         self.heads = (GaussianQueries(layout, dim, global_context, self.log_std_init) if layout.box_dims
-                      else ActionQueries(layout, dim, global_context))
+                      else ActionQueries(layout, dim, global_context, self.contextual_targets))
         if isinstance(self.action_space, spaces.MultiDiscrete):  # SB3's is a Categorical per dimension
             self.action_dist = BatchedMultiCategorical(list(self.action_space.nvec))
         kwargs = dict(self.optimizer_kwargs)
@@ -121,7 +124,8 @@ class _EntityActorCritic:
         data = super()._get_constructor_parameters()
         for name in UNBUILT_SB3_ARGUMENTS:  # SB3 records them (net_arch filled in); this policy took the defaults
             data.pop(name, None)
-        data.update(self.core_config.to_dict(), actor=self.actor, targets=self.targets)
+        data.update(self.core_config.to_dict(), actor=self.actor, targets=self.targets,
+                    contextual_targets=self.contextual_targets)
         return data
 
     def tokens(self, obs: PyTorchObs) -> Tokens:
@@ -179,6 +183,9 @@ _SIZES_DOC = """
         core: ``"perceiver"`` (Perceiver IO) or ``"transformer"`` (the baseline core it replaces).
         actor: an entity type ``T``; the action space is then ``MultiDiscrete([A] * max_T)``, one action per slot.
         targets: an entity type ``U``; the last ``max_U`` choices of each dimension point at ``U``'s slots.
+        contextual_targets: True (default): point with keys decoded from each target's own query, so they carry the
+            context of the whole set; False: keys from each target's token alone
+            (:class:`~perceiver_rl.queries.ActionQueries`; docs/DESIGN.md says what it bought).
         dim, num_layers, num_heads, mlp_ratio, num_latents, num_repeats, cross_heads: core sizes
             (:class:`~perceiver_rl.network.CoreConfig`).
 """

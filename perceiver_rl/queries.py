@@ -7,7 +7,9 @@ decoded vector, as AlphaStar and RogueNet head their actions:
 - fixed verbs: one readout vector per verb (:class:`VerbReadout`), so that what the state changes in the decoded
   vector moves each verb's logit its own way;
 - pointer choices (``targets``): the decoded vector, projected, dotted with a key per target entity; absent targets
-  get a large negative logit (finite, so that entropies stay finite);
+  get a large negative logit (finite, so that entropies stay finite). With ``contextual_targets`` each target's
+  key is read from its own decoded query (the target's token, projected), so it carries the context of the whole
+  set, as the decoder's outputs do, at a cost linear in the number of targets; otherwise from its token alone;
 - with an ``actor`` type the decision's query is the actor's own token (projected), so each unit reads the set from
   its own point of view, and the decoder's query residual keeps its features in the output; padded actor slots get a
   fixed no-op distribution (all mass on choice 0): zero entropy, zero log-probability. The env's action mask must
@@ -18,7 +20,8 @@ decoded vector, as AlphaStar and RogueNet head their actions:
 - a ``Box`` action space (:class:`GaussianQueries`): one learned query per dimension, read to the mean of a diagonal
   Gaussian whose log standard deviation is learned and state-independent (as SB3's ``DiagGaussianDistribution``).
 
-Query order, for every head: the value, then one query per decision in dimension order.
+Query order, for every head: the value, then one query per decision in dimension order (then, with
+``contextual_targets``, one per target slot).
 """
 
 from __future__ import annotations
@@ -93,10 +96,27 @@ class DecisionHeads(nn.Module):
             queries = queries + tokens.of(GLOBAL_KEY)[0]  # (B, 1, D), broadcast over the queries: (B, 1 + R, D)
         return queries, mask
 
-    def decode(self, tokens: Tokens, encoding: Encoding, core: EntityCore) -> tuple[torch.Tensor, torch.Tensor]:
-        """The decisions' decoded vectors (B, R, D) and the values (B, 1)."""
-        out = core.decode(encoding, *self.queries(tokens))  # (B, 1 + R, D)
-        return out[:, 1:], self.value_head(out[:, 0])
+    def decode(
+        self, tokens: Tokens, encoding: Encoding, core: EntityCore, entity_queries: str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The decisions' decoded vectors (B, R, D), the values (B, 1), and, if ``entity_queries`` names an entity
+        type, the decoded vectors (B, T, D) of that type's tokens as queries (projected by ``entity_query``), all in
+        one decoder pass."""
+        queries, mask = self.queries(tokens)  # (1 + R, D) or (B, 1 + R, D)
+        extra = 0
+        if entity_queries is not None:
+            entities, entity_mask = tokens.of(entity_queries)  # (B, T, D), (B, T)
+            batch, extra = entities.shape[:2]
+            if queries.dim() == 2:
+                queries = queries.expand(batch, -1, -1)
+            if mask is None:
+                mask = entity_mask.new_ones(batch, queries.shape[1])
+            entities = entities.masked_fill(~entity_mask[..., None], 0.0)  # padded rows: nothing, not even NaN
+            queries = torch.cat([queries, self.entity_query(entities)], dim=1)  # (B, 1 + R + T, D)
+            mask = torch.cat([mask, entity_mask], dim=1)
+        out = core.decode(encoding, queries, mask)  # (B, 1 + R (+ T), D)
+        decisions = out[:, 1 : out.shape[1] - extra]
+        return decisions, self.value_head(out[:, 0]), out[:, out.shape[1] - extra :] if extra else None
 
     def query_names(self) -> list[str]:
         """The name of each decoder query, in order: ``value``, then ``ally[3]`` (an actor slot) or ``dim0``."""
@@ -122,8 +142,13 @@ class DecisionHeads(nn.Module):
 class ActionQueries(DecisionHeads):
     """Flat action logits (B, sum(choices)) and values (B, 1) of a Discrete or MultiDiscrete action space."""
 
-    def __init__(self, layout: ActionLayout, dim: int, global_context: bool = False) -> None:
+    def __init__(
+        self, layout: ActionLayout, dim: int, global_context: bool = False, contextual_targets: bool = True
+    ) -> None:
         super().__init__(layout, dim, global_context)
+        self.contextual_targets = contextual_targets and layout.targets is not None
+        if self.contextual_targets:
+            self.entity_query = nn.Linear(dim, dim)  # a target's token, seen as a query
         if layout.actor is not None:
             self.actor_query = nn.Linear(dim, dim)  # the actor's token, seen as a query
         else:
@@ -176,14 +201,16 @@ class ActionQueries(DecisionHeads):
     def forward(self, tokens: Tokens, encoding: Encoding, core: EntityCore) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, sum(choices)) and values (B, 1)."""
         layout = self.layout
-        decided, values = self.decode(tokens, encoding, core)  # (B, dims, D), (B, 1)
+        decided, values, decoded_targets = self.decode(
+            tokens, encoding, core, layout.targets if self.contextual_targets else None
+        )  # (B, dims, D), (B, 1), (B, T, D) or None
         logits = self.verb_readout(decided)  # (B, dims, V) with an actor, else (B, sum(verbs))
         if layout.targets is not None:  # every dimension has the same choices: V verbs, then T targets
             targets, target_mask = tokens.of(layout.targets)  # (B, T, D), (B, T)
             if not layout.verbs[0] and not self._has_targets_to_point_at(tokens, target_mask):
                 raise ValueError(f"observation: a sample has no {layout.targets!r} present, and with no verbs the "
                                  f"action must point at one (give the action a verb such as 'no-op')")
-            keys = self.target_key(targets)  # (B, T, D)
+            keys = self.target_key(targets if decoded_targets is None else decoded_targets)  # (B, T, D)
             pointer = self.pointer(decided) @ keys.transpose(1, 2) / keys.shape[-1] ** 0.5  # (B, dims, T)
             logits = torch.cat([logits.view(*pointer.shape[:2], -1),
                                 pointer.masked_fill(~target_mask[:, None, :], NEG_LOGIT)], dim=-1)
@@ -211,5 +238,5 @@ class GaussianQueries(DecisionHeads):
 
     def forward(self, tokens: Tokens, encoding: Encoding, core: EntityCore) -> tuple[torch.Tensor, torch.Tensor]:
         """Means (B, box_dims) and values (B, 1)."""
-        decided, values = self.decode(tokens, encoding, core)  # (B, box_dims, D)
+        decided, values, _ = self.decode(tokens, encoding, core)  # (B, box_dims, D)
         return self.mean_readout(decided), values

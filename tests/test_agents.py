@@ -17,11 +17,11 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 import envs
 from agents import AGENT_CORES, AgentConfig, UsageError, make_agent, make_env, resolve_config
-from agents.callbacks import EVAL_COLUMNS
 from agents.presets import game_presets, parse_assignment
 from agents.report import build_report
 from agents.rundir import EVAL_CSV, save_config
 from agents.score_merging import merge_scores
+from agents.timed_eval import EVAL_COLUMNS
 from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy
 
 SKIRMISH = "perceiver_rl/Skirmish-v0"
@@ -73,6 +73,15 @@ def test_every_shipped_game_has_a_preset_with_its_action_roles(env_id: str) -> N
     for core in ("perceiver", "transformer"):
         policy = resolve_config(env_id, core).policy
         assert {"actor": policy["actor"], "targets": policy["targets"]} == envs.GAMES[env_id].action_roles
+
+
+def test_a_games_action_roles_come_from_its_env_and_a_later_layer_may_override_them(tmp_path: Path) -> None:
+    config_file = tmp_path / "no_actor.yaml"
+    config_file.write_text("policy:\n  actor: null\n")
+    policy = resolve_config(SKIRMISH, "perceiver", config_file=config_file).policy
+    assert policy["actor"] is None and policy["targets"] == "enemy"
+    assert resolve_config(SKIRMISH, "transformer", overrides={"targets": None}).policy["targets"] is None
+    assert "actor" not in resolve_config(SKIRMISH, "mlp").policy
 
 
 @pytest.mark.parametrize("core", AGENT_CORES)

@@ -326,6 +326,49 @@ def test_compare_survives_a_killed_worker_and_rebuilds_its_report(tmp_path: Path
     assert "\n| mlp, a | 2 | 768 |" in text and "\n| mlp, b | 2 | 768 |" in text and "| P(mlp, a > mlp, b) |" in text
 
 
+def test_installed_packages_alone_run_the_cli_and_a_local_grid(tmp_path: Path) -> None:
+    """The console script's module and a local compare need no checkout: each cell is a process of ``agents.cells``,
+    from the packages as installed (copied here without train_agent.py, run from another folder)."""
+    site = tmp_path / "site"
+    for package in ("agents", "envs", "perceiver_rl"):
+        shutil.copytree(REPO / package, site / package, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).parent)])}
+    work = tmp_path / "work"
+    work.mkdir()
+    args = ["compare", "--env", "test_cli/Pick-v0", "--env-package", "test_cli", "--cores", "mlp", "--seeds", "1",
+            "--timesteps", "256", "--logdir", "cmp", *TINY]
+    result = subprocess.run([sys.executable, "-m", "agents.cli", *args], cwd=work, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[1/1] mlp seed 0: completed, 256 steps" in result.stdout, result.stdout
+    compare_dir = only_run(work / "cmp")
+    log = (compare_dir / "logs" / "mlp__0.log").read_text()
+    assert re.search(r"^completed: 256 steps, .* -> .*Pick-v0__mlp__0__", log, re.M), log
+    (run,) = compare_dir.glob("Pick-v0__mlp__0__*")
+    command = yaml.safe_load((run / "config.yaml").read_text())["meta"]["command"]
+    assert Path(command[0]) == site / "agents" / "cli.py" and command[1:] == args  # the grid's command, the copy's code
+    error = subprocess.run([sys.executable, "-m", "agents.cli", "train", "--core", "lstm"], cwd=work, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert error.returncode == 2 and error.stderr.startswith("perceiver-rl train: error: argument --core"), error.stderr
+
+
+def test_printed_commands_start_the_cli_as_it_was_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents.hints import Hints
+
+    monkeypatch.chdir(tmp_path)  # the interpreter and the checkout are elsewhere: absolute paths
+    python, script = shlex.quote(sys.executable), shlex.quote(str(REPO / "train_agent.py"))
+    assert Hints.started_as(REPO / "train_agent.py").command("eval", "a b") == f"{python} {script} eval 'a b'"
+    console = tmp_path / "bin" / "perceiver-rl"  # a console script elsewhere than beside the interpreter (pip --user)
+    console.parent.mkdir()
+    console.write_text("")
+    monkeypatch.setattr(sys, "argv", [str(console), "train"])
+    assert Hints.started_as(None).command("train") == "bin/perceiver-rl train"  # below the current folder: relative
+    monkeypatch.setattr(sys, "argv", [str(REPO / "agents" / "cli.py"), "train"])  # python -m agents.cli
+    beside = Path(sys.executable).parent / "perceiver-rl"
+    expected = shlex.quote(str(beside)) if beside.is_file() else f"{python} -m agents.cli"
+    assert Hints.started_as(None).command("train") == f"{expected} train"
+
+
 BAD_INPUT = {  # name: (arguments, what the one error line must say)
     "unknown env": (["train", "--env", "Nope-v0"], "unknown env id 'Nope-v0'"),
     "misspelt env": (["train", "--env", "Skirmish-v0"],

@@ -16,6 +16,14 @@ def make(name, **kw):
     return CORES[name](D_IN, D_Q, D_OUT, **{**SMALL[name], **kw}).eval()
 
 
+#: Every core form the contract tests run on: both cores, and the Perceiver with its entity MLP block.
+FORMS = {"perceiver": {}, "transformer": {}, "perceiver+entity_mlp": dict(entity_mlp=True)}
+
+
+def make_form(form, **kw):
+    return make(form.split("+")[0], **FORMS[form], **kw)
+
+
 def batch(b=3, n=7, q=4, seed=1):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(b, n, D_IN, generator=g)
@@ -25,9 +33,9 @@ def batch(b=3, n=7, q=4, seed=1):
     return x, mask, queries
 
 
-@pytest.fixture(params=sorted(CORES))
+@pytest.fixture(params=sorted(FORMS))
 def core(request):
-    return make(request.param)
+    return make_form(request.param)
 
 
 def test_output_shape_and_query_forms(core):
@@ -89,9 +97,9 @@ def test_float_mask_accepted(core):
     torch.testing.assert_close(core(x, mask.float(), q), core(x, mask, q))
 
 
-@pytest.mark.parametrize("name", sorted(CORES))
+@pytest.mark.parametrize("name", sorted(FORMS))
 def test_gradcheck_float64(name):
-    core = make(name).double()
+    core = make_form(name).double()
     x, mask, q = batch(b=2, n=4, q=2)
     mask[1] = False
     x = x.double().requires_grad_()
@@ -106,6 +114,16 @@ def test_dropout_off_by_default_and_eval_deterministic(name):
     with_dropout = make(name, dropout=0.5).eval()
     x, mask, q = batch()
     torch.testing.assert_close(with_dropout(x, mask, q), with_dropout(x, mask, q), rtol=0, atol=0)
+
+
+def test_entity_mlp_is_a_per_entity_block_before_the_encoder():
+    plain, with_mlp = make("perceiver"), make("perceiver", entity_mlp=True)
+    assert plain.entity_mlp is None and with_mlp.entity_mlp is not None
+    x, mask, q = batch()
+    assert not torch.allclose(plain(x, mask, q), with_mlp(x, mask, q))
+    relevance = with_mlp.relevance(x, mask, q)  # the maps of the forward pass, composed down to the entities
+    torch.testing.assert_close(relevance.sum(-1), torch.ones(3, 4))
+    assert torch.all(relevance[~mask[:, None, :].expand_as(relevance)] == 0)
 
 
 def test_perceiver_weight_sharing_repeats_blocks():

@@ -152,19 +152,15 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "EXAMPLES.md"
 
 def test_the_documented_commands_parse() -> None:
     """Every ``train_agent.py`` command of docs/EXAMPLES.md is one the command line accepts (none is run here)."""
-    import importlib.util
     import shlex
 
-    spec = importlib.util.spec_from_file_location("train_agent", EXAMPLES.parents[1] / "train_agent.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # a script, not part of a package
-    build_parser = module.build_parser
+    from agents.cli import build_parser
     text = EXAMPLES.read_text().replace("\\\n", " ")
     lines = re.findall(r"^\.venv/bin/python train_agent\.py (.*)$", text, re.M)
     assert any(line.startswith("compare ") for line in lines) and any(line.startswith("train ") for line in lines)
     for line in lines:
         words = shlex.split(line.split("  #")[0])
-        args = build_parser().parse_args(words)
+        args = build_parser("train_agent.py").parse_args(words)
         assert args.command in ("train", "compare")
 
 

@@ -65,10 +65,10 @@ def make_squad() -> SquadEnv:
     return SquadEnv()
 
 
-def squad_model(core, algo=PPO, policy=PerceiverPolicy, env=None, seed=0, **kw):
+def squad_model(core, algo=PPO, policy=PerceiverPolicy, env=None, seed=0, policy_kwargs=None, **kw):
     env = env if env is not None else make_vec_env(make_squad, n_envs=2, seed=seed)
     return algo(policy, env, n_steps=16, batch_size=16, n_epochs=1, seed=seed, device="cpu",
-                policy_kwargs=dict(core=core, actor="unit", targets="enemy", **TINY), **kw)
+                policy_kwargs=dict(core=core, actor="unit", targets="enemy", **TINY, **(policy_kwargs or {})), **kw)
 
 
 def obs_batch(env, n=4, seed=0):
@@ -77,9 +77,10 @@ def obs_batch(env, n=4, seed=0):
     return {k: np.stack([o[k] for o in obs]) for k in obs[0]}
 
 
+@pytest.mark.parametrize("contextual", [False, True])
 @pytest.mark.parametrize("core", CORES)
-def test_per_actor_pointer_logits(core):
-    model = squad_model(core)
+def test_per_actor_pointer_logits(core, contextual):
+    model = squad_model(core, policy_kwargs=dict(contextual_targets=contextual))
     env = SquadEnv()
     obs = obs_batch(env)
     obs["unit_mask"][:] = [1, 0, 1, 0]
@@ -104,9 +105,10 @@ def test_per_actor_pointer_logits(core):
     assert torch.all(dist.entropy_per_dim()[:, 0] > 0)
 
 
+@pytest.mark.parametrize("contextual", [False, True])
 @pytest.mark.parametrize("core", CORES)
-def test_pointer_logits_follow_target_permutation(core):
-    model = squad_model(core)
+def test_pointer_logits_follow_target_permutation(core, contextual):
+    model = squad_model(core, policy_kwargs=dict(contextual_targets=contextual))
     obs = obs_batch(SquadEnv())
     obs["enemy_mask"][:] = 1
     perm = np.array([3, 0, 4, 1, 2])
@@ -115,6 +117,36 @@ def test_pointer_logits_follow_target_permutation(core):
     b = model.policy.logits_and_values(model.policy.obs_to_tensor(permuted)[0])[0].view(4, 4, 8)
     torch.testing.assert_close(a[..., 3:][..., perm], b[..., 3:], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(a[..., :3], b[..., :3], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_contextual_target_keys_carry_the_set(core):
+    """With contextual_targets a target's key changes when another entity does; padded targets' content never."""
+    obs = obs_batch(SquadEnv())
+    obs["enemy_mask"][:] = [1, 1, 1, 0, 0]
+    obs["enemy"][:, 3:] = np.nan  # padded rows may hold anything
+    moved = {k: v.copy() for k, v in obs.items()}
+    moved["enemy"][:, 2] += 0.5  # move another target
+
+    def first_key(model, o):
+        policy = model.policy
+        tokens = policy.tokens(policy.obs_to_tensor(o)[0])
+        encoding = policy.encoder.core.encode(tokens.tokens, tokens.mask)
+        if not policy.heads.contextual_targets:
+            return policy.heads.target_key(tokens.of("enemy")[0])[:, 0]
+        _, _, decoded = policy.heads.decode(tokens, encoding, policy.encoder.core, "enemy")
+        return policy.heads.target_key(decoded)[:, 0]
+
+    contextual, plain = (squad_model(core, policy_kwargs=dict(contextual_targets=c)) for c in (True, False))
+    assert not torch.allclose(first_key(contextual, obs), first_key(contextual, moved))
+    torch.testing.assert_close(first_key(plain, obs), first_key(plain, moved))
+    logits, _ = contextual.policy.logits_and_values(contextual.policy.obs_to_tensor(obs)[0])
+    assert torch.isfinite(logits).all()
+    contextual.learn(32)  # NaN in padded rows reaches no gradient
+    assert all(torch.isfinite(p).all() for p in contextual.policy.parameters())
+    assert not hasattr(plain.policy.heads, "entity_query")
+    with pytest.raises(ValueError, match=r"contextual_targets: expected True or False, got 'yes'"):
+        squad_model(core, policy_kwargs=dict(contextual_targets="yes"))
 
 
 def test_discrete_learned_queries_and_pure_pointer():
