@@ -26,8 +26,8 @@ EVAL_SEED = 123_456  # episodes are seeded EVAL_SEED, EVAL_SEED + 1, ...: reprod
 def eval_env_id(
     model_path: Path, env_id: str | None, env_packages: list[str]
 ) -> tuple[str, list[str], dict[str, Any]]:
-    """The env id, env packages and env constructor arguments to evaluate ``model_path`` on: from its run's
-    ``config.yaml`` (the arguments only if ``env_id`` is None or the run's own env), or ``--env``."""
+    """The env id, env packages and env section (constructor arguments and ``wrappers``) to evaluate ``model_path``
+    on: from its run's ``config.yaml`` (the section only if ``env_id`` is None or the run's own env), or ``--env``."""
     check_model_path(model_path)
     config_path = find_run_config(model_path)
     if config_path is None:

@@ -29,14 +29,16 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 from agents.errors import UsageError
 from agents.presets import AgentConfig, game_presets, resolve_config
+from agents.wrappers import WrapperError, apply_wrappers
 from envs.rollout import Act, stack
 from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, parse_observation_space
 
 #: Packages imported before looking up an env id: ``envs`` registers the shipped games (``perceiver_rl/<Name>-v0``),
 #: ``envs.wrappers`` the ``NoMission/<MiniGrid id>`` ids (MiniGrid itself is imported only when such an env is built).
 DEFAULT_ENV_PACKAGES = ("envs", "envs.wrappers")
-#: Modules some registered envs import when built, and the pip extra of this project that installs each.
-OPTIONAL_MODULES = {"minigrid": "minigrid"}
+#: Modules some registered envs import when built (or ``--env-package`` names), and the pip extra of this project
+#: that installs each.
+OPTIONAL_MODULES = {"minigrid": "minigrid", "highway_env": "highway"}
 
 Agent = PPO | MaskablePPO
 
@@ -49,7 +51,9 @@ def import_env_packages(names: Iterable[str]) -> None:
         try:
             importlib.import_module(name)
         except ImportError as e:
-            raise UsageError(f"--env-package {name}: cannot import it ({e})") from e
+            extra = OPTIONAL_MODULES.get(getattr(e, "name", None) or "")
+            advice = f"; install this project's {extra!r} extra: pip install -e '.[{extra}]'" if extra else ""
+            raise UsageError(f"--env-package {name}: cannot import it ({e}){advice}") from e
 
 
 def _either(names: list[str]) -> str:
@@ -73,11 +77,12 @@ def check_env_id(env_id: str) -> None:
     )
 
 
-def _registered_env(env_id: str, env_packages: tuple[str, ...], **kwargs: Any) -> gym.Env:
-    """``gym.make(env_id, **kwargs)`` after importing the packages that register it, as a SubprocVecEnv worker (a
-    fresh process) must."""
+def _registered_env(env_id: str, env_packages: tuple[str, ...], wrappers: tuple[Any, ...] = (), **kwargs: Any
+                    ) -> gym.Env:
+    """``gym.make(env_id, **kwargs)`` inside ``wrappers`` (the env section's), after importing the packages that
+    register it, as a SubprocVecEnv worker (a fresh process) must."""
     import_env_packages(env_packages)
-    return gym.make(env_id, **kwargs)
+    return apply_wrappers(gym.make(env_id, **kwargs), wrappers)
 
 
 def make_env(
@@ -89,14 +94,23 @@ def make_env(
     env_kwargs: Mapping[str, Any] | None = None,
     vec_env: str = "dummy",
 ) -> VecEnv:
-    """``n_envs`` monitored copies of ``env_id`` (built with ``env_kwargs``), checked against the spaces the policies
-    read: in this process (``vec_env="dummy"``, a DummyVecEnv) or one process each (``"subproc"``)."""
+    """``n_envs`` monitored copies of ``env_id``, checked against the spaces the policies read: in this process
+    (``vec_env="dummy"``, a DummyVecEnv) or one process each (``"subproc"``).
+
+    ``env_kwargs`` is a config's ``env`` section: the constructor's arguments, and ``wrappers`` to wrap each env in
+    (:mod:`agents.wrappers`).
+    """
     import_env_packages(env_packages)
     check_env_id(env_id)
     kwargs = {**(env_kwargs or {}), **({"render_mode": render_mode} if render_mode else {})}
+    make_one = partial(_registered_env, env_id, tuple(env_packages), tuple(kwargs.pop("wrappers", None) or ()))
     try:
-        env = make_vec_env(partial(_registered_env, env_id, tuple(env_packages)), n_envs=n_envs, seed=seed,
-                           env_kwargs=kwargs, vec_env_cls=SubprocVecEnv if vec_env == "subproc" else DummyVecEnv)
+        if vec_env == "subproc":  # an env that fails to build in a worker process only says EOFError: build one here
+            make_one(**kwargs).close()
+        env = make_vec_env(make_one, n_envs=n_envs, seed=seed, env_kwargs=kwargs,
+                           vec_env_cls=SubprocVecEnv if vec_env == "subproc" else DummyVecEnv)
+    except WrapperError as e:
+        raise UsageError(f"{env_id}: {e}") from e
     except ModuleNotFoundError as e:
         if e.name not in OPTIONAL_MODULES:
             raise
@@ -104,7 +118,7 @@ def make_env(
         raise UsageError(f"{env_id}: needs the {e.name!r} package, not installed here; install this project's "
                          f"{extra!r} extra: pip install -e '.[{extra}]'") from e
     except (TypeError, ValueError) as e:
-        raise UsageError(f"{env_id}: cannot build it with {dict(env_kwargs or {})} ({e})") from e
+        raise UsageError(f"{env_id}: cannot build it with {kwargs} ({e})") from e
     try:
         parse_observation_space(env.observation_space)
     except ValueError as e:

@@ -5,10 +5,11 @@ Layers, later wins: the typed defaults (:mod:`agents.settings`) -> ``presets/def
 matches) -> ``--config FILE`` -> ``--set key=value``. In each preset file ``common`` applies
 to every core and the core's own section comes on top. Keys are flat names (``learning_rate``, ``dim``, ``n_envs``),
 each living in one section: ``run`` (the training loop), ``algo`` (PPO arguments), ``policy`` (the core's
-``policy_kwargs``) or ``env`` (the game's constructor arguments, e.g. Minefield's ``n_mines``). :mod:`agents.settings`
-declares the keys of ``run``, ``algo`` and each core's ``policy``, with their types, defaults and bounds; a game's
-preset declares its ``env`` keys. Every layer may only set declared keys, with values of their type. A key qualified by
-a core (``mlp.net_arch=[64]``) applies to that core only, so one ``compare`` can size every core.
+``policy_kwargs``) or ``env`` (the game's constructor arguments, e.g. Minefield's ``n_mines``, and ``wrappers``, the
+gymnasium wrappers around it). :mod:`agents.settings` declares the keys of ``run``, ``algo``, each core's ``policy``
+and ``env``'s ``wrappers``, with their types, defaults and bounds; a game's preset declares its constructor's keys.
+Every layer may only set declared keys, with values of their type. A key qualified by a core (``mlp.net_arch=[64]``)
+applies to that core only, so one ``compare`` can size every core.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def game_presets() -> dict[str, Path]:
 def section_specs(core: str, env: Mapping[str, Any]) -> dict[str, dict[str, Spec]]:
     """What every key of ``core``'s config accepts, section by section; ``env`` holds the game preset's env keys."""
     return {"run": specs(SECTION_SETTINGS["run"]), "algo": specs(SECTION_SETTINGS["algo"]),
-            "policy": specs(POLICY_SETTINGS[core]), "env": env_specs(dict(env))}
+            "policy": specs(POLICY_SETTINGS[core]), "env": {**env_specs(dict(env)), **specs(SECTION_SETTINGS["env"])}}
 
 
 def _spec(all_specs: dict[str, dict[str, Spec]], name: str, section: str | None, source: str) -> tuple[str, Spec]:
@@ -130,7 +131,9 @@ def preset_sections(env_id: str, core: str) -> Sections:
             layers += _preset_layers(path, core)
     typed_specs = section_specs(core, {})
     for source, layer in layers:
-        sections["env"].update(layer.get("env") or {})  # env keys: the game's preset declares them
+        for key, value in (layer.get("env") or {}).items():  # the game's preset declares its constructor's keys
+            spec = typed_specs["env"].get(key)  # ... and may set the typed ones (wrappers)
+            sections["env"][key] = value if spec is None else checked(key, spec, value, source)
         for name in ("run", "algo", "policy"):
             for key, value in (layer.get(name) or {}).items():
                 spec = _spec(typed_specs, key, name, source)[1]

@@ -1,8 +1,9 @@
 """The hyperparameter keys: each key's type, default, bounds and doc in one place, one dataclass per section.
 
 ``run`` (:class:`RunSettings`, the training loop), ``algo`` (:class:`AlgoSettings`, PPO's arguments) and ``policy``
-(one dataclass per core, its ``policy_kwargs``) are declared here; ``env`` keys are a game's constructor arguments,
-declared by the game's preset, which gives each its type by its value. :func:`checked` is the one check every value
+(one dataclass per core, its ``policy_kwargs``) are declared here, and ``env``'s ``wrappers``
+(:class:`EnvSettings`); the other ``env`` keys are a game's constructor arguments, declared by the game's preset,
+which gives each its type by its value. :func:`checked` is the one check every value
 passes, from a preset file, a ``--config`` file or ``--set``. To add a key, add one line to its section's dataclass,
 e.g. ``compile: bool = key(False, "compile the policy with torch.compile")`` in :class:`RunSettings`: presets may set
 it, ``--set compile=true`` changes it and every resolved config carries it.
@@ -12,17 +13,20 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 
 from agents.errors import UsageError
+from agents.wrappers import check_wrappers
 
 
 def key(default: Any, doc: str, *, minimum: int | None = None, above: float | None = None,
-        null: str | None = None) -> Any:
+        null: str | None = None, check: Callable[[Any], None] | None = None) -> Any:
     """A key's default, doc and bounds: ``minimum`` (inclusive), ``above`` (exclusive); ``null`` says what None
-    means. A list default is copied for each instance."""
-    meta = {"doc": doc, "minimum": minimum, "above": above, "null": null}
+    means; ``check`` raises a ValueError (one line) for a value of the right type that is still wrong. A list default
+    is copied for each instance."""
+    meta = {"doc": doc, "minimum": minimum, "above": above, "null": null, "check": check}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -91,8 +95,18 @@ class MlpPolicySettings:
     net_arch: list[int] = key([128, 128], "hidden layer widths of the actor and the critic")
 
 
-#: Each section's keys, and each core's policy keys.
-SECTION_SETTINGS = {"run": RunSettings, "algo": AlgoSettings}
+@dataclass
+class EnvSettings:
+    """How every env of a run is built, besides its constructor's arguments (which a game's preset declares as the
+    other keys of the ``env`` section)."""
+
+    wrappers: list[dict] = key([], "gymnasium wrappers around the env, innermost first: each a mapping of one wrapper "
+                               "class's import path to its keyword arguments, e.g. "
+                               "{perceiver_rl.PresenceMask: {name: vehicle, presence: 0}}", check=check_wrappers)
+
+
+#: Each section's keys (the ``env`` section also has the game's constructor arguments), and each core's policy keys.
+SECTION_SETTINGS = {"run": RunSettings, "algo": AlgoSettings, "env": EnvSettings}
 POLICY_SETTINGS = {"perceiver": PerceiverPolicySettings, "transformer": TransformerPolicySettings,
                    "mlp": MlpPolicySettings}
 
@@ -105,13 +119,14 @@ class Spec:
     minimum: int | None = None
     above: float | None = None
     null: str | None = None
+    check: Callable[[Any], None] | None = None
 
 
 def specs(settings: type) -> dict[str, Spec]:
     """The keys of a settings dataclass and what each accepts, in declaration order."""
     hints = typing.get_type_hints(settings)
-    return {f.name: Spec(hints[f.name], f.metadata["minimum"], f.metadata["above"], f.metadata["null"])
-            for f in fields(settings)}
+    return {f.name: Spec(hints[f.name], f.metadata["minimum"], f.metadata["above"], f.metadata["null"],
+                         f.metadata["check"]) for f in fields(settings)}
 
 
 def defaults(settings: type) -> dict[str, Any]:
@@ -124,7 +139,7 @@ def env_specs(env: dict[str, Any]) -> dict[str, Spec]:
     return {name: Spec(Any if value is None else type(value)) for name, value in env.items()}
 
 
-_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
 
 
 def _kind(hint: Any) -> str:
@@ -173,4 +188,10 @@ def checked(name: str, spec: Spec, value: Any, source: str) -> Any:
     if spec.above is not None and value_ <= spec.above:
         raise UsageError(f"{source}: {name} must be {_kind(hint)} > {spec.above}{null if optional else ''}, "
                          f"got {value!r}")
+    if spec.check is not None:
+        try:
+            spec.check(value_)
+        except ValueError as e:
+            detail = str(e)
+            raise UsageError(f"{source}: {name}{'' if detail.startswith('[') else ': '}{detail}") from e
     return value_

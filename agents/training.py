@@ -26,7 +26,7 @@ import stable_baselines3
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, CheckpointCallback
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from agents.attention_view import attention_unsupported
 from agents.callbacks import HParams, Progress, StopOnCtrlC, Throughput, TimeCap
@@ -185,7 +185,12 @@ def rollout_target(model: Any, total: int) -> int:
 
 def _attention_env(config: AgentConfig, model: Any, env: VecEnv, seed: int) -> VecEnv | None:
     """A rendering env for the ``eval/attention`` picture, or None (with a debug-level reason) if it cannot be drawn."""
-    reason = attention_unsupported(model, env.envs[0])
+    if isinstance(env, DummyVecEnv):
+        reason = attention_unsupported(model, env.envs[0])
+    else:  # the training envs live in worker processes (vec_env: subproc): ask one built here
+        probe = make_env(config.env_id, 1, seed, config.env_packages, env_kwargs=config.env)
+        reason = attention_unsupported(model, probe.envs[0])
+        probe.close()
     if reason is not None:
         log.debug("no eval/attention image: %s", reason)
         return None

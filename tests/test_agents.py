@@ -294,9 +294,9 @@ MINEFIELD = "perceiver_rl/Minefield-v0"
 
 
 def test_env_keys_of_a_game_preset_reach_its_constructor() -> None:
-    assert resolve_config(MINEFIELD, "perceiver").env == {"n_mines": 16}
+    assert resolve_config(MINEFIELD, "perceiver").env == {"wrappers": [], "n_mines": 16}  # wrappers: a typed key
     config = resolve_config(MINEFIELD, "transformer", overrides={"n_mines": 64})
-    assert config.env == {"n_mines": 64} and AgentConfig.from_dict(config.to_dict()).env == {"n_mines": 64}
+    assert config.env["n_mines"] == 64 and AgentConfig.from_dict(config.to_dict()).env == config.env
     agent = make_agent(MINEFIELD, core="perceiver", n_mines=64, **TINY, **TINY_CORE["perceiver"])
     assert agent.observation_space["mine"].shape == (64, 5)
     with pytest.raises(UsageError, match="unknown key 'n_mines'"):  # Skirmish has no such argument
@@ -321,7 +321,7 @@ def test_max_train_seconds_stops_training_then_evaluates_and_saves(tmp_path: Pat
     from agents.evaluation import eval_env_id, evaluate
 
     env_id, packages, env_kwargs = eval_env_id(result.model_path, None, [])
-    assert (env_id, env_kwargs) == (MINEFIELD, {"n_mines": 32})
+    assert (env_id, env_kwargs) == (MINEFIELD, {"wrappers": [], "n_mines": 32})
     assert evaluate(result.model_path, env_id, 1, env_packages=packages, env_kwargs=env_kwargs)["episodes"] == 1
 
 
