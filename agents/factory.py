@@ -30,6 +30,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from agents.errors import UsageError
 from agents.presets import AgentConfig, game_presets, resolve_config
 from agents.wrappers import WrapperError, apply_wrappers
+from envs import GAMES, SKILLS
 from envs.rollout import Act, stack
 from perceiver_rl import MaskablePerceiverPolicy, PerceiverPolicy, parse_observation_space
 
@@ -67,13 +68,13 @@ def check_env_id(env_id: str) -> None:
     not registered."""
     if env_id in gym.registry:
         return
-    shipped = sorted(i for i in gym.registry if i.startswith("perceiver_rl/"))  # registered by ``import envs``
+    shipped, skills = list(GAMES), list(SKILLS)  # registered by ``import envs``
     others = sorted(set(game_presets()) - set(shipped))
     close = difflib.get_close_matches(env_id, list(gym.registry), n=3)
     hint = f"; did you mean {_either(close)}?" if close else ""
     raise UsageError(
-        f"unknown env id {env_id!r}{hint} Shipped games: {', '.join(shipped)}; ids with a preset: {', '.join(others)}; "
-        "--env-package NAME imports a module that registers more"
+        f"unknown env id {env_id!r}{hint} Shipped games: {', '.join(shipped)}; skill games: {', '.join(skills)}; "
+        f"ids with a preset: {', '.join(others)}; --env-package NAME imports a module that registers more"
     )
 
 

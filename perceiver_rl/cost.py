@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from stable_baselines3.common.policies import BasePolicy
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from perceiver_rl.core import EntityCore
+from perceiver_rl.entities import MASK_SUFFIX
 
 _aten = torch.ops.aten
 
@@ -59,9 +61,13 @@ def core_cost(core: EntityCore, num_entities: int, num_queries: int = 1) -> Core
 def policy_flops(policy: BasePolicy) -> int:
     """Forward FLOPs of one env step of an SB3 policy (any: ours, or SB3's MLP): actions and value for one observation.
 
-    The observation is sampled from the policy's observation space; FLOPs depend only on the padded shapes.
+    The observation is sampled from the policy's observation space with every entity present (a pointer then always
+    has a target); FLOPs depend only on the padded shapes.
     """
-    obs, _ = policy.obs_to_tensor(policy.observation_space.sample())
+    sample = policy.observation_space.sample()
+    if isinstance(sample, dict):
+        sample = {k: np.ones_like(v) if k.endswith(MASK_SUFFIX) else v for k, v in sample.items()}
+    obs, _ = policy.obs_to_tensor(sample)
     counter = FlopCounterMode(display=False, custom_mapping=_EXTRA_FORMULAS)
     with counter:  # (with autograd on, as in core_cost)
         policy(obs, deterministic=True)

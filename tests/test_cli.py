@@ -373,7 +373,7 @@ BAD_INPUT = {  # name: (arguments, what the one error line must say)
     "unknown env": (["train", "--env", "Nope-v0"], "unknown env id 'Nope-v0'"),
     "misspelt env": (["train", "--env", "Skirmish-v0"],
                      "unknown env id 'Skirmish-v0'; did you mean 'perceiver_rl/Skirmish-v0'? Shipped games: "
-                     "perceiver_rl/Foraging-v0,"),
+                     "perceiver_rl/Skirmish-v0, perceiver_rl/Foraging-v0,"),
     "env off the convention": (["train", "--env", "test_cli/BadMask-v0", "--env-package", "test_cli"],
                                "observation_space['enemy_mask']: expected MultiBinary("),
     "unknown env package": (["train", "--env-package", "no_such_package"], "--env-package no_such_package: cannot"),
