@@ -85,7 +85,7 @@ class PerceiverPolicySettings(TransformerPolicySettings):
     """``policy_kwargs`` of ``perceiver_rl.PerceiverPolicy`` (MaskablePerceiverPolicy with action masks)."""
 
     num_latents: int = key(16, "the latent array the entities are read into", minimum=1)
-    entity_mlp: bool = key(True, "a residual MLP on each entity before the encoder reads it")
+    entity_mlp: bool = key(False, "a residual MLP on each entity before the encoder reads it")
 
 
 @dataclass
