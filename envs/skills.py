@@ -70,12 +70,16 @@ class SkillGame(QuizEnv):
 
 
 class _ItemGame(SkillGame):
-    """A skill game over one ``item`` type with ``min_items..max_items`` present per question."""
+    """A skill game over one ``item`` type with ``min_items..max_items`` present per question; subclasses set
+    ``features`` (max_items, F) in :meth:`_new_question`."""
 
     def __init__(self, min_items: int, max_items: int, least: int, rounds: int, success_accuracy: float) -> None:
         super().__init__(rounds, success_accuracy)
         self.min_items, self.max_items = check_count_range("min_items", min_items, "max_items", max_items, least)
         self.present = np.zeros(self.max_items, dtype=bool)  # (I,)
+
+    def _features(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {"item": (self.features.copy(), self.present)}
 
     def _draw_present(self) -> np.ndarray:
         """A fresh presence mask (I,) with a random count of items at random slots; also kept in ``present``."""
@@ -106,9 +110,6 @@ class Xor(_ItemGame):
                                   rng.uniform(-1, 1, self.max_items)], axis=1)
         self.answer = int(bits[a] != bits[b])
 
-    def _features(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        return {"item": (self.features.copy(), self.present)}
-
 
 class Count(_ItemGame):
     """Counting: answer how many items are red (``Discrete(max_items + 1)``).
@@ -130,9 +131,6 @@ class Count(_ItemGame):
         self.features = np.concatenate([np.where(red, 1.0, -1.0)[:, None], rng.uniform(-1, 1, (self.max_items, 2))],
                                        axis=1)
         self.answer = int((red & present).sum())
-
-    def _features(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        return {"item": (self.features.copy(), self.present)}
 
 
 class ArgmaxSum(_ItemGame):
@@ -164,9 +162,6 @@ class ArgmaxSum(_ItemGame):
         self.features = np.concatenate([np.eye(self.channels)[channel], value[:, None]], axis=1)
         self.answer = int(sums.argmax())
 
-    def _features(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        return {"item": (self.features.copy(), self.present)}
-
 
 class Select(_ItemGame):
     """Selection: point at the item with the largest value (``Discrete(max_items)``, a pointer over ``item``).
@@ -194,9 +189,6 @@ class Select(_ItemGame):
             if top[1] - top[0] >= self.margin:
                 break
         self.answer = int(value.argmax())
-
-    def _features(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        return {"item": (self.features.copy(), self.present)}
 
     def action_masks(self) -> np.ndarray:
         """Bool (max_items,): the present item slots."""
