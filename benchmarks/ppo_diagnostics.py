@@ -49,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     if not runs:
         parser.error(f"paths: expected folders holding run folders with progress.csv, found none in {args.paths}")
     results = [run_diagnostics(run) for run in runs]
-    header = " at " + "/".join(f"{f:.0%}" for f in FRACTIONS) + " of updates"
-    print(f"{'run':<48} {'entropy' + header:<34} {'approx KL':<30} clip fraction")
+    print("each column at " + ", ".join(f"{f:.0%}" for f in FRACTIONS) + " of a run's updates")
+    print(f"{'run':<48} {'entropy':<24} {'approx KL':<30} clip fraction")
     for r in results:
         cells = [" ".join(f"{v:.2f}" for v in r["entropy"]), " ".join(f"{v:.4f}" for v in r["approx_kl"]),
                  " ".join(f"{v:.3f}" for v in r["clip_fraction"])]
-        print(f"{r['run']:<48} {cells[0]:<34} {cells[1]:<30} {cells[2]}")
+        print(f"{r['run']:<48} {cells[0]:<24} {cells[1]:<30} {cells[2]}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"command": sys.argv, "fractions": FRACTIONS, "runs": results}, indent=2) + "\n")
     print(f"wrote {args.out}")
