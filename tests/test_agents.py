@@ -68,9 +68,10 @@ def test_core_qualified_keys_apply_to_their_core_only() -> None:
 
 
 def test_issue_27_decoder_and_encoder_switches_reach_the_policy() -> None:
-    """The presets' contextual target keys (both cores) and entity MLP (the Perceiver's, on in Foraging's preset) are
-    built, and can be switched; the Transformer has no entity MLP to switch."""
-    assert make_agent("perceiver_rl/Foraging-v0", core="perceiver", n_envs=1).policy.encoder.core.entity_mlp
+    """The presets' contextual target keys (both cores) and entity MLP (the Perceiver's, on in Foraging's and
+    Minefield's presets) are built, and can be switched; the Transformer has no entity MLP to switch."""
+    for game in ("Foraging", "Minefield"):
+        assert make_agent(f"perceiver_rl/{game}-v0", core="perceiver", n_envs=1).policy.encoder.core.entity_mlp
     perceiver = make_agent(SKIRMISH, core="perceiver", n_envs=1, entity_mlp=True).policy
     assert perceiver.encoder.core.entity_mlp is not None and perceiver.heads.contextual_targets
     transformer = make_agent(SKIRMISH, core="transformer", n_envs=1).policy
