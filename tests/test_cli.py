@@ -25,12 +25,12 @@ import numpy as np
 import pytest
 import yaml
 from gymnasium import spaces
+from scripts import REPO, load_script
 from stable_baselines3 import PPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from perceiver_rl import entity_space
 
-REPO = Path(__file__).resolve().parents[1]
 CRASH_SEED_VAR = "TEST_CLI_KILL_ON_SEED"  # an env reset with this seed kills its own process (a dying worker)
 EPISODE_STEPS = 8
 
@@ -153,10 +153,7 @@ def only_run(logdir: Path) -> Path:
 
 def train_agent() -> ModuleType:
     """The CLI module, imported from the repository root (it is a script, not part of a package)."""
-    spec = importlib.util.spec_from_file_location("train_agent", REPO / "train_agent.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_agent.py")
 
 
 # -------------------------------------------------------------------------------------------------------------- tests

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from scripts import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ppo_diagnostics.py"
-_spec = importlib.util.spec_from_file_location("ppo_diagnostics", SCRIPT)
-diagnostics = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(diagnostics)
+diagnostics = load_script("benchmarks/ppo_diagnostics.py")
 
 
 def write_progress(run_dir: Path, updates: int) -> None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scripts import load_script
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "skirmish_skills.py"
-_spec = importlib.util.spec_from_file_location("skirmish_skills", SCRIPT)
-skills = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(skills)
+skills = load_script("benchmarks/skirmish_skills.py")
 
 
 def test_headings_apart_counts_45_degree_steps_and_flags_non_moves() -> None:
