@@ -164,7 +164,7 @@ def test_discrete_learned_queries_and_pure_pointer():
 def test_each_verb_has_its_own_readout():
     """One decoded vector per decision still gives different verb logits, and what a state changes in that vector
     moves the verbs' log-probabilities apart. A readout shared by the verbs would give equal logits and a uniform
-    policy in every state (the Majority seed that never left it, docs/RESULTS.md)."""
+    policy in every state (the Majority seed that never left it, docs/results/before_issue27/README.md)."""
     readout = VerbReadout((3, 2), 16)  # two decisions: 3 verbs, then 2, each verb with its own vector
     assert readout.weight.shape == (5, 16) and readout.bias.shape == (5,)
     decided = torch.randn(5, 2, 16)  # (B, decisions, D)
