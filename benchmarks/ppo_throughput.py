@@ -9,6 +9,9 @@ Run: ``python benchmarks/ppo_throughput.py`` (``--quick`` for a short check). Ta
   batch 64, 10 epochs), n_envs=8, one rollout + update, each policy at its default sizes (``CoreConfig()``).
 
 Every cell runs in a fresh process with one torch thread (SB3 issue #90) unless ``--threads`` says otherwise.
+``--policy-variants "dim=32" "dim=64 num_latents=16"`` runs the Perceiver and Transformer cells once per variant (its
+``key=value`` pairs are policy keyword arguments on Minefield, preset overrides on Skirmish; the MLP runs once), all
+interleaved, so that policy sizes compare side by side in one run too.
 ``--ref COMMIT`` checks that commit out in a temporary git worktree and runs every cell with its code too (this
 script's cell runner with the commit's ``perceiver_rl``, ``agents`` and ``envs`` first on ``PYTHONPATH``), the two
 interleaved cell by cell and ``--repeats`` times, so that the machine's load hits both alike; the table gives the
@@ -37,8 +40,11 @@ TASKS = ("skirmish", "minefield16", "minefield128")
 NEW = "new"
 
 
-def run_cell(task: str, policy: str, steps: int, threads: int, device: str, config: Path | None = None) -> dict:
+def run_cell(task: str, policy: str, steps: int, threads: int, device: str, config: Path | None = None,
+             variant: dict | None = None) -> dict:
     """Train ``steps`` env steps of ``policy`` on ``task`` in this process; return steps/s and the policy's size.
+
+    ``variant`` (policy keyword arguments) changes the Perceiver or Transformer policy; the MLP takes none.
 
     Imports here, not at module level: a ``--ref`` cell must take ``perceiver_rl``, ``agents`` and ``envs`` from the
     commit put first on ``PYTHONPATH``.
@@ -46,6 +52,9 @@ def run_cell(task: str, policy: str, steps: int, threads: int, device: str, conf
     import torch
 
     torch.set_num_threads(threads)
+    variant = variant or {}
+    if variant and policy == "mlp":
+        raise ValueError(f"variant: SB3's MLP policy takes no policy variant, got {variant}")
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
@@ -56,7 +65,8 @@ def run_cell(task: str, policy: str, steps: int, threads: int, device: str, conf
 
     if task == "skirmish":
         overrides = presets.config_file_overrides(config) if config else {}
-        model = agents.make_agent("perceiver_rl/Skirmish-v0", core=policy, seed=0, device=device, **overrides)
+        model = agents.make_agent("perceiver_rl/Skirmish-v0", core=policy, seed=0, device=device,
+                                  **{**overrides, **variant})
     else:
         n_mines = int(task.removeprefix("minefield"))
         env = make_vec_env(envs.Minefield, n_envs=8, seed=0, env_kwargs=dict(n_mines=n_mines))
@@ -64,7 +74,8 @@ def run_cell(task: str, policy: str, steps: int, threads: int, device: str, conf
         if policy == "mlp":
             model = PPO("MultiInputPolicy", env, n_steps=n_steps, seed=0, device=device)
         else:
-            model = PPO(PerceiverPolicy, env, n_steps=n_steps, seed=0, device=device, policy_kwargs=dict(core=policy))
+            model = PPO(PerceiverPolicy, env, n_steps=n_steps, seed=0, device=device,
+                        policy_kwargs=dict(core=policy, **variant))
     start = time.perf_counter()
     model.learn(steps)
     elapsed = time.perf_counter() - start
@@ -75,11 +86,12 @@ def run_cell(task: str, policy: str, steps: int, threads: int, device: str, conf
 
 
 def cell_in_subprocess(code_root: Path, task: str, policy: str, steps: int, threads: int, device: str,
-                       config: Path | None = None) -> dict:
+                       config: Path | None = None, variant: dict | None = None) -> dict:
     """:func:`run_cell` in a fresh process whose ``perceiver_rl``, ``agents`` and ``envs`` come from ``code_root``."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(code_root), os.environ.get("PYTHONPATH", "")]))
     command = [sys.executable, __file__, "--cell", task, policy, "--steps", str(steps), "--threads", str(threads),
-               "--device", device, *(["--skirmish-config", str(config.resolve())] if config else [])]
+               "--device", device, *(["--skirmish-config", str(config.resolve())] if config else []),
+               "--cell-variant", json.dumps(variant or {})]
     done = subprocess.run(command, env=env, cwd=code_root, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"cell {task} {policy} ({code_root}) failed:\n{done.stderr[-3000:]}")
@@ -113,17 +125,43 @@ def cell_steps(task: str, args: argparse.Namespace) -> int:
     return 8 * (256 if args.quick else 2048)
 
 
+def parse_variants(texts: list[str]) -> dict[str, dict]:
+    """``--policy-variants`` strings (space-separated ``key=value`` pairs, values read as YAML) -> {label: kwargs}.
+
+    No strings means one variant, the policy defaults, labelled ``""``.
+    """
+    from agents.presets import UsageError, parse_assignment
+
+    variants = {}
+    for text in texts or [""]:
+        try:
+            variants[text] = dict(parse_assignment(pair) for pair in text.split())
+        except UsageError as e:
+            raise SystemExit(f"--policy-variants {text!r}: {e}") from e
+    return variants
+
+
+def variants_of(policy: str, variants: dict[str, dict]) -> dict[str, dict]:
+    """The variants a policy runs: all of them for the attention cores, only the defaults (``""``) for the MLP."""
+    return {"": {}} if policy == "mlp" else variants
+
+
 def summarise(rows: list[dict], has_ref: bool) -> dict[str, float]:
-    """The ratios the targets read: Perceiver over MLP and over the Transformer, and new over ref."""
-    by = {(r["task"], r["policy"], r["code"]): r["steps_per_s"] for r in rows}
+    """The ratios the targets read: Perceiver over MLP and over the Transformer (per variant), and new over ref."""
+    by = {(r["task"], r["policy"], r["code"], r["variant"]): r["steps_per_s"] for r in rows}
+    variants = sorted({r["variant"] for r in rows if r["policy"] == "perceiver"})
     checks = {}
-    for task, policy in (("skirmish", "mlp"), ("minefield16", "mlp"), ("minefield128", "transformer")):
-        if (task, "perceiver", NEW) in by and (task, policy, NEW) in by:
-            checks[f"{task}: perceiver / {policy}"] = by[task, "perceiver", NEW] / by[task, policy, NEW]
+    for variant in variants:
+        label = f" [{variant}]" if variant else ""
+        for task, policy in (("skirmish", "mlp"), ("minefield16", "mlp"), ("minefield128", "transformer")):
+            other = (task, policy, NEW, "" if policy == "mlp" else variant)
+            if (task, "perceiver", NEW, variant) in by and other in by:
+                checks[f"{task}: perceiver / {policy}{label}"] = by[task, "perceiver", NEW, variant] / by[other]
     if has_ref:
-        for (task, policy, code), value in by.items():
-            if code == NEW and (task, policy, "ref") in by:
-                checks[f"{task}: {policy} new / ref"] = value / by[task, policy, "ref"]
+        for (task, policy, code, variant), value in by.items():
+            if code == NEW and (task, policy, "ref", variant) in by:
+                label = f" [{variant}]" if variant else ""
+                checks[f"{task}: {policy} new / ref{label}"] = value / by[task, policy, "ref", variant]
     return checks
 
 
@@ -136,50 +174,57 @@ def main() -> None:
     parser.add_argument("--skirmish-config", type=Path, help="a --config file applied on top of the Skirmish preset")
     parser.add_argument("--ref", metavar="COMMIT", help="also run every cell with this commit's code, interleaved")
     parser.add_argument("--repeats", type=int, default=1, help="runs of every cell (median and range reported)")
+    parser.add_argument("--policy-variants", nargs="+", default=[], metavar="'KEY=VALUE ...'",
+                        help="run the attention cores once per variant, e.g. 'dim=32' 'dim=64'")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--cell", nargs=2, metavar=("TASK", "POLICY"), help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--cell-variant", type=json.loads, default={}, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell:  # a child process: one measurement, printed as one JSON line
-        print(json.dumps(run_cell(*args.cell, args.steps, args.threads, args.device, args.skirmish_config)))
+        print(json.dumps(run_cell(*args.cell, args.steps, args.threads, args.device, args.skirmish_config,
+                                  args.cell_variant)))
         return
+    variants = parse_variants(args.policy_variants)
     with worktree(args.ref) if args.ref else _no_ref() as ref_root:
         codes = {NEW: ROOT, **({"ref": ref_root} if ref_root else {})}
-        samples: dict[tuple[str, str, str], list[dict]] = {}
+        samples: dict[tuple[str, str, str, str], list[dict]] = {}
         for repeat in range(args.repeats):
             for task in args.tasks:
                 for policy in args.policies:
-                    for code, root in codes.items():
-                        result = cell_in_subprocess(root, task, policy, cell_steps(task, args), args.threads,
-                                                    args.device, args.skirmish_config)
-                        samples.setdefault((task, policy, code), []).append(result)
-                        print(f"  [{repeat + 1}/{args.repeats}] {task:12s} {policy:11s} {code:3s} "
-                              f"{result['steps_per_s']:8.0f} steps/s", flush=True)
+                    for label, variant in variants_of(policy, variants).items():
+                        for code, root in codes.items():
+                            result = cell_in_subprocess(root, task, policy, cell_steps(task, args), args.threads,
+                                                        args.device, args.skirmish_config, variant)
+                            samples.setdefault((task, policy, code, label), []).append(result)
+                            print(f"  [{repeat + 1}/{args.repeats}] {task:12s} {policy:11s} {code:3s} {label:16s} "
+                                  f"{result['steps_per_s']:8.0f} steps/s", flush=True)
     rows = []
-    for (task, policy, code), results in samples.items():
+    for (task, policy, code, label), results in samples.items():
         speeds = [r["steps_per_s"] for r in results]
-        rows.append({"task": task, "policy": policy, "code": code, "steps_per_s": statistics.median(speeds),
-                     "min": min(speeds), "max": max(speeds), "runs": len(speeds), "params": results[0]["params"],
-                     "steps": results[0]["steps"]})
+        rows.append({"task": task, "policy": policy, "code": code, "variant": label,
+                     "steps_per_s": statistics.median(speeds), "min": min(speeds), "max": max(speeds),
+                     "runs": len(speeds), "params": results[0]["params"], "steps": results[0]["steps"]})
     checks = summarise(rows, bool(args.ref))
     head = git("rev-parse", "--short", "HEAD") + (" (modified)" if git("status", "--porcelain", "--untracked-files=no")
                                                   else "")
     print(f"\nPPO env steps/s, {args.device}, {args.threads} thread(s), {args.repeats} run(s) per cell (median "
           f"[min, max]); new = {head}" + (f", ref = {args.ref}" if args.ref else ""))
-    print(f"{'task':12s} {'policy':11s} {'code':4s} {'steps/s':>8s} {'range':>15s} {'params':>8s}")
+    print(f"{'task':12s} {'policy':11s} {'code':4s} {'variant':16s} {'steps/s':>8s} {'range':>15s} {'params':>8s}")
     for r in rows:
         spread = f"[{r['min']:.0f}, {r['max']:.0f}]"
-        print(f"{r['task']:12s} {r['policy']:11s} {r['code']:4s} {r['steps_per_s']:8.0f} {spread:>15s} "
-              f"{r['params']:8d}")
+        print(f"{r['task']:12s} {r['policy']:11s} {r['code']:4s} {r['variant']:16s} {r['steps_per_s']:8.0f} "
+              f"{spread:>15s} {r['params']:8d}")
     print()
     for key, value in checks.items():
         print(f"{key:40s} {value:.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"machine": _machine(args.device), "device": args.device, "threads": args.threads,
             "skirmish_config": str(args.skirmish_config) if args.skirmish_config else None,
-            "repeats": args.repeats, "new": head, "ref": args.ref, "python": platform.python_version(),
+            "policy_variants": variants, "repeats": args.repeats, "new": head, "ref": args.ref,
+            "python": platform.python_version(),
             "command": " ".join(["python", *sys.argv])}
     args.out.write_text(json.dumps({"meta": meta, "rows": rows, "checks": checks}, indent=2) + "\n")
     print(f"\nwrote {args.out}")
