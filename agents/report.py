@@ -42,7 +42,16 @@ def build_report(root: Path) -> Path:
     by_core: dict[str, list[RunScores]] = {}
     for run in sorted(runs, key=lambda r: r.seed):
         by_core.setdefault(run.core, []).append(run)
-    by_steps = {c: steps_curve(r) for c, r in by_core.items()}  # before any file is written: it may refuse the runs
+    by_steps, report_notes = {}, list(notes)
+    for core, core_runs in by_core.items():
+        curve = steps_curve(core_runs)
+        if curve is None:
+            ends = ", ".join(f"{int(r.timesteps[-1]):,}" for r in core_runs)
+            report_notes.append(f"{core}: no curve by env steps: its runs share no evaluation step "
+                                f"({', '.join(r.run for r in core_runs)} end at {ends} steps); final returns and "
+                                "curves by time compare as usual")
+        else:
+            by_steps[core] = curve
     out = root.with_suffix("") if root.is_file() else root / REPORT_DIR
     out.mkdir(exist_ok=True)
     plot_curves(by_steps, "env steps", env_id, out / "curves_steps.png")
@@ -51,7 +60,7 @@ def build_report(root: Path) -> Path:
     cores = {core: summarize_core(rs) for core, rs in by_core.items()}
     data = {"env_id": env_id, "bootstrap_reps": BOOTSTRAP_REPS, "cores": cores,
             "probability_of_improvement": probabilities_of_improvement(cores),
-            "time_to_reach": time_to_reach(by_core, cores), "notes": notes}
+            "time_to_reach": time_to_reach(by_core, cores), "notes": report_notes}
     (out / "report.md").write_text(markdown(root.name if root.is_file() else f"{root.name}/", data))
     write_json(out / "report.json", data)
     if not root.is_file():

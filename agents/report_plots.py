@@ -17,7 +17,8 @@ from rliable import plot_utils
 def plot_curves(
     curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], xlabel: str, title: str, path: Path
 ) -> None:
-    """Save to ``path`` one IQM curve ``(x, point, interval)`` with its 95% CI band per core."""
+    """Save to ``path`` one IQM curve ``(x, point, interval)`` with its 95% CI band per core (with no curve at all, a
+    figure that says so: the report's notes say why)."""
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
     colors = dict(zip(curves, matplotlib.colormaps["tab10"].colors, strict=False))
@@ -27,6 +28,9 @@ def plot_curves(
             ylabel="eval return (IQM, 95% CI)", labelsize="large", ticklabelsize="medium", marker=".",
         )
     ax.set_title(title)
-    ax.legend()
+    if curves:
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no curve: see the report's notes", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

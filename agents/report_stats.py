@@ -16,7 +16,6 @@ import numpy as np
 import scipy.stats
 from rliable import library, metrics
 
-from agents.errors import UsageError
 from agents.scores import RunScores
 
 BOOTSTRAP_REPS = 2000
@@ -47,12 +46,13 @@ def bootstrap_interval(scores: Any, func: Callable[..., np.ndarray]) -> tuple[np
     return point["x"], interval["x"]
 
 
-def steps_curve(runs: list[RunScores]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """IQM return and CI at the evaluation steps that every run reached."""
+def steps_curve(runs: list[RunScores]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """IQM return and CI at the evaluation steps that every run reached; None if they share none (runs stopped by
+    a wall-clock cap at different steps, or evaluated at different ``eval_freq``), whose returns cannot be averaged
+    step by step."""
     steps = np.array(sorted(set.intersection(*(set(r.timesteps.tolist()) for r in runs))))
     if steps.size == 0:
-        raise UsageError(f"the {runs[0].core} runs share no evaluation step ({', '.join(r.run for r in runs)}): "
-                         "their curves cannot be averaged; evaluate every seed at the same steps (eval_freq)")
+        return None
     scores = np.stack([r.returns[np.isin(r.timesteps, steps)] for r in runs])[:, None, :]
     point, interval = bootstrap_interval(scores, _iqm_per_point)
     return steps, point, interval

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import warnings
 from pathlib import Path
 
 import gymnasium as gym
@@ -190,15 +191,31 @@ def test_merged_scores_join_seeds_and_refuse_clashes(tmp_path: Path) -> None:
     assert not any((tmp_path / name).exists() for name in ("twice.json", "mixed.json", "labels.json"))
 
 
-def test_report_refuses_runs_of_a_core_with_no_evaluation_step_in_common(tmp_path: Path) -> None:
-    data = json.loads(build_report(write_runs(tmp_path / "runs", {"mlp": 0.0})).with_name("scores.json").read_text())
-    data["runs"][1]["timesteps"] = [150.0, 250.0, 350.0]  # evaluated between the other seeds' steps
-    scores = tmp_path / "apart.json"
-    scores.write_text(json.dumps(data))
-    with pytest.raises(UsageError, match=re.escape("the mlp runs share no evaluation step (Game-v0__mlp__0__0, "
-                                                   "Game-v0__mlp__1__0, Game-v0__mlp__2__0)")):
-        build_report(scores)
-    assert not (tmp_path / "apart").exists()
+def test_a_core_whose_runs_share_no_evaluation_step_gets_no_steps_curve_and_a_note(tmp_path: Path) -> None:
+    """Runs stopped by a wall-clock cap (``max_train_seconds``) end, and are last evaluated, at different steps: the
+    report still compares their final returns and time curves, and says why that core has no curve by steps."""
+    runs = write_runs(tmp_path, {"mlp": 0.0, "perceiver": 5.0})
+    csv = runs / "Game-v0__mlp__1__0" / EVAL_CSV
+    csv.write_text(csv.read_text().replace("\n100,", "\n150,").replace("\n200,", "\n250,").replace("\n300,", "\n350,"))
+    note = ("mlp: no curve by env steps: its runs share no evaluation step (Game-v0__mlp__0__0, Game-v0__mlp__1__0, "
+            "Game-v0__mlp__2__0 end at 300, 350, 300 steps); final returns and curves by time compare as usual")
+    report = json.loads(build_report(runs).with_name("report.json").read_text())
+    assert report["cores"]["mlp"]["final_returns"] == [3.0, 4.0, 5.0]
+    assert report["cores"]["mlp"]["final_steps"] == [300, 350]
+    assert report["notes"] == [note]
+    assert f"Notes:\n\n- {note}" in (runs / "report" / "report.md").read_text()
+    assert (runs / "report" / "curves_steps.png").is_file()
+    # the note is the report's, not the runs': a report rebuilt from the scores file it wrote says it once
+    rebuilt = build_report(runs / "report" / "scores.json").with_name("report.json")
+    assert json.loads(rebuilt.read_text())["notes"] == [note]
+    # no core with a curve by steps: the report and its (empty, labelled) figure are still written, warning-free
+    alone = tmp_path / "alone.json"
+    scores = json.loads((runs / "report" / "scores.json").read_text())
+    alone.write_text(json.dumps({**scores, "runs": [r for r in scores["runs"] if "__mlp__" in r["run"]]}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert json.loads(build_report(alone).with_name("report.json").read_text())["notes"] == [note]
+    assert (tmp_path / "alone" / "curves_steps.png").is_file()
 
 
 def write_continuation(root: Path, name: str, source: Path, step: int, rows: list[tuple[int, float, float]]) -> Path:
