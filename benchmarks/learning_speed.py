@@ -14,7 +14,7 @@ Transformer's. Writes every cell and the table to ``benchmarks/results/learning_
 every cell (``complete`` false until the last).
 
 Run: ``python benchmarks/learning_speed.py [--games Xor Count] [--seeds 0 1 2] [--steps 100000]
-[--policy-set dim=64] [--workers 2]``.
+[--policy-set dim=32] [--workers 2]``.
 """
 
 from __future__ import annotations
