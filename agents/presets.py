@@ -160,12 +160,13 @@ def _yaml_value(raw: str, source: str) -> Any:
         raise UsageError(f"{source}: the value is not valid YAML") from e
 
 
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """Parse a ``--set key=value`` argument; the value is read as YAML (``1e-3`` as a number, ``[64, 64]`` a list)."""
+def parse_assignment(text: str, option: str = "--set") -> tuple[str, Any]:
+    """Parse a ``key=value`` argument of ``option``; the value is read as YAML (``1e-3`` as a number, ``[64, 64]`` a
+    list)."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise UsageError(f"--set expects key=value, got {text!r}")
-    return key.strip(), _number(_yaml_value(raw, f"--set {text}"))
+        raise UsageError(f"{option} expects key=value, got {text!r}")
+    return key.strip(), _number(_yaml_value(raw, f"{option} {text}"))
 
 
 def parse_choices(text: str) -> tuple[str, list[Any]]:

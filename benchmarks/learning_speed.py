@@ -128,14 +128,13 @@ def print_table(rows: list[dict[str, Any]], ratios: dict[str, float]) -> None:
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs (values read as YAML) -> a dict, or a clear error."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--policy-set: expected key=value, got {item!r}")
-        out[key] = yaml.safe_load(value)
-    return out
+    """``--policy-set`` ``key=value`` pairs (values read as YAML, as ``--set`` reads them) -> a dict, or an error."""
+    from agents.presets import UsageError, parse_assignment
+
+    try:
+        return dict(parse_assignment(item, "--policy-set") for item in items)
+    except UsageError as e:
+        raise SystemExit(str(e)) from e
 
 
 def main() -> None:

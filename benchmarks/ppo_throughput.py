@@ -132,13 +132,11 @@ def parse_variants(texts: list[str]) -> dict[str, dict]:
     """
     from agents.presets import UsageError, parse_assignment
 
-    variants = {}
-    for text in texts or [""]:
-        try:
-            variants[text] = dict(parse_assignment(pair) for pair in text.split())
-        except UsageError as e:
-            raise SystemExit(f"--policy-variants {text!r}: {e}") from e
-    return variants
+    try:
+        return {text: dict(parse_assignment(pair, f"--policy-variants {text!r}") for pair in text.split())
+                for text in texts or [""]}
+    except UsageError as e:
+        raise SystemExit(str(e)) from e
 
 
 def variants_of(policy: str, variants: dict[str, dict]) -> dict[str, dict]:
@@ -152,17 +150,20 @@ def summarise(rows: list[dict], has_ref: bool) -> dict[str, float]:
     variants = sorted({r["variant"] for r in rows if r["policy"] == "perceiver"})
     checks = {}
     for variant in variants:
-        label = f" [{variant}]" if variant else ""
         for task, policy in (("skirmish", "mlp"), ("minefield16", "mlp"), ("minefield128", "transformer")):
             other = (task, policy, NEW, "" if policy == "mlp" else variant)
             if (task, "perceiver", NEW, variant) in by and other in by:
-                checks[f"{task}: perceiver / {policy}{label}"] = by[task, "perceiver", NEW, variant] / by[other]
+                checks[f"{task}: perceiver / {policy}{_tag(variant)}"] = by[task, "perceiver", NEW, variant] / by[other]
     if has_ref:
         for (task, policy, code, variant), value in by.items():
             if code == NEW and (task, policy, "ref", variant) in by:
-                label = f" [{variant}]" if variant else ""
-                checks[f"{task}: {policy} new / ref{label}"] = value / by[task, policy, "ref", variant]
+                checks[f"{task}: {policy} new / ref{_tag(variant)}"] = value / by[task, policy, "ref", variant]
     return checks
+
+
+def _tag(variant: str) -> str:
+    """`` [variant]`` after a ratio's name, nothing for the defaults."""
+    return f" [{variant}]" if variant else ""
 
 
 def main() -> None:
