@@ -1,17 +1,23 @@
-"""Three choices on the Skirmish policy's hot path, each measured against its alternative in one process, interleaved.
+"""Choices on the policy's hot path, each measured against its alternative in one process, interleaved.
 
-Run: ``python benchmarks/policy_ops.py`` (``--rounds``). The policy is the shipped Skirmish preset's
-(``agents.make_agent``); one torch thread.
+Run: ``python benchmarks/policy_ops.py`` (``--rounds``, ``--ops`` to run some of them). One torch thread.
 
-- ``distribution``: one PPO minibatch (forward, log-probabilities, entropy, backward) with the policy's
-  ``BatchedMultiCategorical`` against sb3-contrib's ``MaskableMultiCategoricalDistribution`` (a ``Categorical`` per
-  action dimension), at the minibatch of 256 and the rollout's batch of 8;
+- ``distribution``: one PPO minibatch of the Skirmish preset's policy (``agents.make_agent``: forward,
+  log-probabilities, entropy, backward) with the policy's ``BatchedMultiCategorical`` against sb3-contrib's
+  ``MaskableMultiCategoricalDistribution`` (a ``Categorical`` per action dimension), at the minibatch of 256 and the
+  rollout's batch of 8;
 - ``inference_mode``: one acting step of 8 observations (what a rollout step runs) under ``torch.no_grad`` against
   ``torch.inference_mode``;
 - ``attention``: ``F.scaled_dot_product_attention`` against matmul-softmax-matmul, forward + backward, at the
-  policy's shapes (the encoder's 16 latents over 19 masked tokens, one head of 64; a latent layer, 4 heads of 16).
+  Skirmish policy's shapes (the encoder's 16 latents over 19 masked tokens, one head of 64; a latent layer, 4 heads
+  of 16);
+- ``embedding``: the entity embedding (``perceiver_rl.tokens.rows_linear``) against ``F.linear``, forward +
+  backward, for a minibatch of 64 observations of 16, 128 and 1,024 entities of 5 features (Minefield's) into 64;
+- ``context_space``: the Perceiver encoder's attention (8 latents, one head of 64) over 19, 129 and 1,025 masked
+  tokens of a minibatch of 64, forward + backward: ``MultiHeadAttention`` attending in the context's space against
+  projecting every token's key and value first.
 
-Writes ``benchmarks/results/policy_ops.json``: the median milliseconds of each side and their ratio.
+Writes ``benchmarks/results/policy_ops.json`` (``--out``): the median milliseconds of each side and their ratio.
 """
 
 from __future__ import annotations
@@ -31,8 +37,11 @@ from sb3_contrib.common.maskable.distributions import MaskableMultiCategoricalDi
 
 import envs  # noqa: F401  (registers the games)
 from agents import make_agent
+from perceiver_rl.attention import MultiHeadAttention, masked_attention
+from perceiver_rl.tokens import rows_linear
 
 RESULTS = Path(__file__).parent / "results" / "policy_ops.json"
+OPS = ("distribution", "inference_mode", "attention", "embedding", "context_space")
 
 
 def interleaved(sides: dict[str, Callable[[], None]], rounds: int, calls: int) -> dict[str, float]:
@@ -69,57 +78,98 @@ def torch_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: tor
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
+def projected_keys_attention(attn: MultiHeadAttention, x: torch.Tensor, context: torch.Tensor,
+                             mask: torch.Tensor) -> torch.Tensor:
+    """``attn``'s output computed by projecting every context row's key and value first (the textbook way)."""
+    out = masked_attention(*attn.project(x, context), mask)  # (B, H, Q, Dh)
+    return attn.to_out(out.transpose(1, 2).flatten(2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--ops", nargs="+", choices=OPS, default=list(OPS), help="which comparisons to run")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    policy = make_agent("perceiver_rl/Skirmish-v0", core="perceiver", seed=0, device="cpu", n_envs=1).policy
-    batched = policy.action_dist
-    per_dimension = MaskableMultiCategoricalDistribution(list(policy.action_space.nvec))
     results = []
 
     def record(what: str, sides: dict[str, float]) -> None:
         (a, ta), (b, tb) = sides.items()
         results.append({"what": what, a: ta, b: tb, "ratio": ta / tb})
-        print(f"{what:48s} {a} {ta:8.2f} ms   {b} {tb:8.2f} ms   {a} / {b} = {ta / tb:.2f}", flush=True)
+        print(f"{what:60s} {a} {ta:8.2f} ms   {b} {tb:8.2f} ms   {a} / {b} = {ta / tb:.2f}", flush=True)
 
-    for size in (256, 8):
-        obs, actions, masks = batch_of(policy, size)
+    if {"distribution", "inference_mode"} & set(args.ops):
+        policy = make_agent("perceiver_rl/Skirmish-v0", core="perceiver", seed=0, device="cpu", n_envs=1).policy
+        batched = policy.action_dist
+    if "distribution" in args.ops:
+        per_dimension = MaskableMultiCategoricalDistribution(list(policy.action_space.nvec))
+        for size in (256, 8):
+            obs, actions, masks = batch_of(policy, size)
 
-        def minibatch(dist=None, obs=obs, actions=actions, masks=masks) -> None:
-            policy.action_dist = dist
-            values, log_prob, entropy = policy.evaluate_actions(obs, actions, action_masks=masks)
-            (log_prob.mean() + entropy.mean() + values.mean()).backward()
+            def minibatch(dist=None, obs=obs, actions=actions, masks=masks) -> None:
+                policy.action_dist = dist
+                values, log_prob, entropy = policy.evaluate_actions(obs, actions, action_masks=masks)
+                (log_prob.mean() + entropy.mean() + values.mean()).backward()
 
-        record(f"distribution, minibatch of {size}", interleaved(
-            {"sb3-contrib": lambda: minibatch(per_dimension), "batched": lambda: minibatch(batched)},
-            args.rounds, 5))
-    policy.action_dist = batched
-    obs, _, masks = batch_of(policy, 8)
+            record(f"distribution, minibatch of {size}", interleaved(
+                {"sb3-contrib": lambda: minibatch(per_dimension), "batched": lambda: minibatch(batched)},
+                args.rounds, 5))
+        policy.action_dist = batched
+    if "inference_mode" in args.ops:
+        obs, _, masks = batch_of(policy, 8)
 
-    def act(context) -> None:
-        with context():
-            policy._distribution(obs, masks)  # the acting forward pass, without the mode switch that forward() makes
+        def act(context) -> None:
+            with context():
+                policy._distribution(obs, masks)  # the acting forward pass, without forward()'s mode switch
 
-    record("acting step of 8 observations", interleaved(
-        {"no_grad": lambda: act(torch.no_grad), "inference_mode": lambda: act(torch.inference_mode)},
-        args.rounds, 50))
-    for name, (heads, queries, keys, width, masked) in {
-        "encoder cross-attention": (1, 16, 19, 64, True), "latent self-attention": (4, 16, 16, 16, False)
-    }.items():
-        q, k, v = (torch.randn(256, heads, n, width, requires_grad=True) for n in (queries, keys, keys))
-        mask = (torch.rand(256, 1, 1, keys) > 0.2) if masked else None
+        record("acting step of 8 observations", interleaved(
+            {"no_grad": lambda: act(torch.no_grad), "inference_mode": lambda: act(torch.inference_mode)},
+            args.rounds, 50))
+    if "attention" in args.ops:
+        for name, (heads, queries, keys, width, masked) in {
+            "encoder cross-attention": (1, 16, 19, 64, True), "latent self-attention": (4, 16, 16, 16, False)
+        }.items():
+            q, k, v = (torch.randn(256, heads, n, width, requires_grad=True) for n in (queries, keys, keys))
+            mask = (torch.rand(256, 1, 1, keys) > 0.2) if masked else None
 
-        def step(fn, q=q, k=k, v=v, mask=mask) -> None:
-            fn(q, k, v, mask).sum().backward()
+            def step(fn, q=q, k=k, v=v, mask=mask) -> None:
+                fn(q, k, v, mask).sum().backward()
 
-        record(f"{name}, batch 256, fwd+bwd", interleaved(
-            {"math": lambda: step(math_attention),
-             "sdpa": lambda: step(torch_attention)},
-            args.rounds, 20))
+            record(f"{name}, batch 256, fwd+bwd", interleaved(
+                {"math": lambda: step(math_attention),
+                 "sdpa": lambda: step(torch_attention)},
+                args.rounds, 20))
+    if "embedding" in args.ops:
+        linear = torch.nn.Linear(5, 64)
+        for n in (16, 128, 1024):
+            x = torch.randn(64, n, 5)  # observations: no gradient
+            grad = torch.randn(64, n, 64)  # a dense upstream gradient, as the encoder's would be
+
+            def embed(fn, x=x, grad=grad) -> None:
+                fn(x, linear.weight, linear.bias).backward(grad)
+
+            record(f"entity embedding, 64 x {n} entities of 5 features, fwd+bwd", interleaved(
+                {"F.linear": lambda: embed(F.linear), "rows_linear": lambda: embed(rows_linear)},
+                args.rounds, 10))
+    if "context_space" in args.ops:
+        attn = MultiHeadAttention(64, 64, 1)
+        latents = torch.randn(8, 64, requires_grad=True)
+        for n in (19, 129, 1025):
+            tokens = torch.randn(64, n, 64, requires_grad=True)
+            mask = torch.rand(64, n) > 0.2
+            assert attn.attends_in_context_space(latents, tokens)
+
+            grad = torch.randn(64, 8, 64)
+
+            def read(fn, tokens=tokens, mask=mask, grad=grad) -> None:
+                fn(latents, tokens, mask).backward(grad)
+
+            record(f"encoder attention, 8 latents over 64 x {n} tokens, fwd+bwd", interleaved(
+                {"projected keys": lambda: read(lambda *a: projected_keys_attention(attn, *a)),
+                 "context space": lambda: read(attn)},
+                args.rounds, 10))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"torch": torch.__version__, "threads": 1, "command": " ".join(["python", *sys.argv])}
     args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")

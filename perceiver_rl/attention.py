@@ -11,18 +11,21 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def masked_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, scale: float | None = None
+) -> torch.Tensor:
     """Scaled dot-product attention over keys where ``mask`` is True; rows of an empty key set give zeros.
 
-    Shapes: q (B, H, Q, Dh), k and v (B, H, N, Dh), mask (B, N) bool or None; returns (B, H, Q, Dh).
+    Shapes: q (B, H, Q, Dk), k (B, H, N, Dk), v (B, H, N, Dv), mask (B, N) bool or None; returns (B, H, Q, Dv).
+    ``scale`` multiplies the scores; ``Dk ** -0.5`` by default.
     """
     if mask is None:
-        return F.scaled_dot_product_attention(q, k, v)
+        return F.scaled_dot_product_attention(q, k, v, scale=scale)
     # An all-False row has an undefined softmax (NaN with hand-written attention and older torch builds): let such a
     # sample attend everywhere, then wipe its output explicitly.
     empty = ~mask.any(dim=-1)  # (B,)
     attn_mask = (mask | empty[:, None])[:, None, None, :]  # (B, 1, 1, N)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=scale)
     return out.masked_fill(empty[:, None, None, None], 0.0)
 
 
@@ -61,6 +64,13 @@ class MultiHeadAttention(nn.Module):
 
     The query/key width defaults to ``query_dim`` (as in Perceiver IO, where ``qk_channels`` defaults to the query
     channels), so attending into a small latent array never widens it.
+
+    Few queries over many keys (a latent array reading N entities, a decoder's few queries over N tokens) attend in
+    the context's own space instead of projecting every key and value: a score ``(W_q x) . (W_k c)`` equals
+    ``(W_k^T W_q x) . c`` and an output ``W_v sum(a c)`` equals ``sum(a W_v c)``, so the projections move from the
+    N context rows to the few queries. The same parameters, the same output up to rounding, and the cost that is
+    linear in N drops from ``2 * context_dim * inner_dim`` per row (the key and value projections) to
+    ``2 * num_heads * Q * context_dim`` (:meth:`attends_in_context_space` picks the cheaper way per call).
     """
 
     def __init__(self, query_dim: int, context_dim: int, num_heads: int, inner_dim: int | None = None) -> None:
@@ -95,10 +105,36 @@ class MultiHeadAttention(nn.Module):
 
         Returns (B, Q, query_dim).
         """
-        q, k, v = self.project(x, context)
-        out = masked_attention(q, k, v, mask)  # (B, H, Q, Dh)
-        b, _, n_q, _ = out.shape
-        return self.to_out(out.transpose(1, 2).reshape(b, n_q, -1))
+        if self.attends_in_context_space(x, context):
+            out = self._attend_in_context_space(x, context, mask)
+        else:
+            out = masked_attention(*self.project(x, context), mask)
+        return self.to_out(out.transpose(1, 2).flatten(2))  # (B, H, Q, Dh) -> (B, Q, H * Dh) -> (B, Q, query_dim)
+
+    def attends_in_context_space(self, x: torch.Tensor, context: torch.Tensor) -> bool:
+        """Whether the forward pass takes the context-space way: fewer multiply-adds per sample for these shapes.
+
+        Per sample, projecting keys costs ``N * C * 2I`` (keys and values) plus ``2 * Q * N * I`` (scores and the
+        weighted sum); the context-space way costs ``2 * H * Q * N * C`` plus ``Q * C * I`` (values out), and
+        ``Q * I * C`` more for queries of its own (shared queries are moved into context space once per batch).
+        """
+        n_q, n, c = x.shape[-2], context.shape[-2], context.shape[-1]
+        inner, h = self.to_q.out_features, self.num_heads
+        projected = n * c * 2 * inner + 2 * n_q * n * inner
+        in_context = 2 * h * n_q * n * c + n_q * c * inner * (1 if x.dim() == 2 else 2)
+        return in_context < projected
+
+    def _attend_in_context_space(
+        self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Attention computed against the context rows themselves (see the class docstring): (B, H, Q, Dh)."""
+        w_k, w_v = self.to_kv.weight.unflatten(0, (2, self.num_heads, -1))  # each (H, Dh, C)
+        q = self._heads(self.to_q(x))  # (H, Q, Dh), or (B, H, Q, Dh) for queries of each sample's own
+        scale = q.shape[-1] ** -0.5  # the scores' scale of the projected way: 1/sqrt(Dh), not 1/sqrt(C)
+        q = (q @ w_k).expand(context.shape[0], -1, -1, -1)  # (B, H, Q, C): W_k^T q, once if the queries are shared
+        c = context[:, None].expand(-1, self.num_heads, -1, -1)  # (B, H, N, C): one view serves every head
+        out = masked_attention(q, c, c, mask, scale=scale)  # (B, H, Q, C): attention-weighted context rows
+        return out @ w_v.transpose(-2, -1)  # (B, H, Q, C) @ (H, C, Dh) -> (B, H, Q, Dh)
 
 
 class MLP(nn.Module):
