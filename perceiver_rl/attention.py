@@ -68,9 +68,10 @@ class MultiHeadAttention(nn.Module):
     Few queries over many keys (a latent array reading N entities, a decoder's few queries over N tokens) attend in
     the context's own space instead of projecting every key and value: a score ``(W_q x) . (W_k c)`` equals
     ``(W_k^T W_q x) . c`` and an output ``W_v sum(a c)`` equals ``sum(a W_v c)``, so the projections move from the
-    N context rows to the few queries. The same parameters, the same output up to rounding, and the cost that is
-    linear in N drops from ``2 * context_dim * inner_dim`` per row (the key and value projections) to
-    ``2 * num_heads * Q * context_dim`` (:meth:`attends_in_context_space` picks the cheaper way per call).
+    N context rows to the few queries. The same parameters, the same output up to rounding, and the multiply-adds
+    per context row drop from ``2 * C * I + 2 * Q * I`` (key and value projections, scores, weighted sum; C the
+    context width, I the attention width) to ``2 * H * Q * C``; :meth:`attends_in_context_space` picks the cheaper
+    way per call.
     """
 
     def __init__(self, query_dim: int, context_dim: int, num_heads: int, inner_dim: int | None = None) -> None:
