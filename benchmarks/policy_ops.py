@@ -37,7 +37,7 @@ from sb3_contrib.common.maskable.distributions import MaskableMultiCategoricalDi
 
 import envs  # noqa: F401  (registers the games)
 from agents import make_agent
-from perceiver_rl.attention import MultiHeadAttention, masked_attention
+from perceiver_rl.attention import MultiHeadAttention
 from perceiver_rl.tokens import rows_linear
 
 RESULTS = Path(__file__).parent / "results" / "policy_ops.json"
@@ -76,13 +76,6 @@ def math_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torc
 def torch_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """torch's fused kernel, as ``perceiver_rl.attention.masked_attention`` calls it."""
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-
-
-def projected_keys_attention(attn: MultiHeadAttention, x: torch.Tensor, context: torch.Tensor,
-                             mask: torch.Tensor) -> torch.Tensor:
-    """``attn``'s output computed by projecting every context row's key and value first (the textbook way)."""
-    out = masked_attention(*attn.project(x, context), mask)  # (B, H, Q, Dh)
-    return attn.to_out(out.transpose(1, 2).flatten(2))
 
 
 def main() -> None:
@@ -159,17 +152,13 @@ def main() -> None:
         for n in (19, 129, 1025):
             tokens = torch.randn(64, n, 64, requires_grad=True)
             mask = torch.rand(64, n) > 0.2
-            assert attn.attends_in_context_space(latents, tokens)
-
             grad = torch.randn(64, 8, 64)
 
-            def read(fn, tokens=tokens, mask=mask, grad=grad) -> None:
-                fn(latents, tokens, mask).backward(grad)
+            def read(in_context_space: bool, tokens=tokens, mask=mask, grad=grad) -> None:
+                attn(latents, tokens, mask, in_context_space=in_context_space).backward(grad)
 
             record(f"encoder attention, 8 latents over 64 x {n} tokens, fwd+bwd", interleaved(
-                {"projected keys": lambda: read(lambda *a: projected_keys_attention(attn, *a)),
-                 "context space": lambda: read(attn)},
-                args.rounds, 10))
+                {"projected keys": lambda: read(False), "context space": lambda: read(True)}, args.rounds, 10))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"torch": torch.__version__, "threads": 1, "command": " ".join(["python", *sys.argv])}
     args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")

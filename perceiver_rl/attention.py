@@ -101,12 +101,21 @@ class MultiHeadAttention(nn.Module):
             q = q.expand(context.shape[0], -1, -1, -1)  # a view: one projection serves the whole batch
         return q, self._heads(k), self._heads(v)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        in_context_space: bool | None = None,
+    ) -> torch.Tensor:
         """x (B, Q, query_dim) or (Q, query_dim) attends over context (B, N, context_dim) where mask (B, N) is True.
 
-        Returns (B, Q, query_dim).
+        Returns (B, Q, query_dim). ``in_context_space`` forces one way of computing it (tests and benchmarks compare
+        the two); ``None`` takes the cheaper (:meth:`attends_in_context_space`).
         """
-        if self.attends_in_context_space(x, context):
+        if in_context_space is None:
+            in_context_space = self.attends_in_context_space(x, context)
+        if in_context_space:
             out = self._attend_in_context_space(x, context, mask)
         else:
             out = masked_attention(*self.project(x, context), mask)

@@ -4,16 +4,9 @@ import pytest
 import torch
 
 from perceiver_rl import PerceiverIO, core_cost
-from perceiver_rl.attention import MultiHeadAttention, masked_attention
+from perceiver_rl.attention import MultiHeadAttention
 
 QUERY_DIM, CONTEXT_DIM = 12, 10
-
-
-def attention_by_projected_keys(attn: MultiHeadAttention, x, context, mask):
-    """The textbook computation: project keys and values of every context row, attend, project out."""
-    q, k, v = attn.project(x, context)
-    out = masked_attention(q, k, v, mask)  # (B, H, Q, Dh)
-    return attn.to_out(out.transpose(1, 2).flatten(2))
 
 
 def inputs(shared_queries: bool, b=4, q=3, n=40, seed=0):
@@ -34,10 +27,10 @@ def test_few_queries_over_many_keys_give_the_textbook_output_and_gradients(share
     x, context, mask = inputs(shared_queries)
     assert attn.attends_in_context_space(x, context)  # 3 queries over 40 keys: the cheaper way is taken
     grads = []
-    for compute in (attn, lambda *a: attention_by_projected_keys(attn, *a)):
+    for in_context_space in (None, False):  # the way the module picks, then the textbook way
         attn.zero_grad()
         x.grad = context.grad = None
-        out = compute(x, context, mask)
+        out = attn(x, context, mask, in_context_space=in_context_space)
         out.pow(2).sum().backward()
         grads.append((out.detach(), x.grad, context.grad, [p.grad.clone() for p in attn.parameters()]))
     (out, gx, gc, gp), (ref, rgx, rgc, rgp) = grads
@@ -61,6 +54,7 @@ def test_self_attention_and_many_queries_keep_projected_keys():
     attn = MultiHeadAttention(QUERY_DIM, QUERY_DIM, 4)
     tokens = torch.randn(2, 30, QUERY_DIM)
     assert not attn.attends_in_context_space(tokens, tokens)  # N queries over N keys: projecting keys is cheaper
+    torch.testing.assert_close(attn(tokens, tokens, in_context_space=True), attn(tokens, tokens))  # either way
     assert not attn.attends_in_context_space(torch.randn(30, QUERY_DIM), torch.randn(2, 4, QUERY_DIM))
 
 
