@@ -49,9 +49,11 @@ class _RowsLinear(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         x, weight = ctx.saved_tensors
         rows = grad.reshape(-1, grad.shape[-1])  # (B * N, D)
-        grad_x = grad @ weight if ctx.needs_input_grad[0] else None
-        grad_weight = (x.reshape(-1, x.shape[-1]).t() @ rows).t()  # (F, B*N) @ (B*N, D) -> (F, D) -> (D, F)
-        return grad_x, grad_weight, rows.sum(dim=0)
+        needs_x, needs_weight, needs_bias = ctx.needs_input_grad
+        grad_x = grad @ weight if needs_x else None
+        # (F, B*N) @ (B*N, D) -> (F, D), transposed to the weight's (D, F)
+        grad_weight = (x.reshape(-1, x.shape[-1]).t() @ rows).t() if needs_weight else None
+        return grad_x, grad_weight, rows.sum(dim=0) if needs_bias else None
 
 
 def rows_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

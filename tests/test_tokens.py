@@ -26,3 +26,11 @@ def test_rows_linear_skips_the_gradient_of_observations():
     out = rows_linear(x, weight, torch.zeros(4, requires_grad=True))
     out.sum().backward()
     assert x.grad is None and weight.grad is not None
+
+
+def test_rows_linear_gives_no_gradient_to_a_frozen_weight():
+    weight = torch.randn(4, 3)  # frozen
+    bias = torch.zeros(4, requires_grad=True)
+    rows_linear(torch.randn(2, 6, 3), weight, bias).sum().backward()
+    assert weight.grad is None
+    torch.testing.assert_close(bias.grad, torch.full((4,), 12.0))
