@@ -39,8 +39,9 @@ class CoreConfig:
       the Perceiver's encoder, where each latent takes one distribution over the entities.
     - ``entity_mlp``: a residual MLP on each entity before the Perceiver's encoder reads it
       (:class:`~perceiver_rl.PerceiverIO`), so that its latents can attend by a nonlinear function of an entity.
+    - ``entity_mlp_ratio``: that MLP's widening; it runs on every entity, so at many entities it sets the cost.
 
-    Games that need more capacity raise them in a preset. ``num_latents``, ``num_repeats`` and ``entity_mlp`` shape
+    Games that need more capacity raise them in a preset. ``num_latents``, ``num_repeats`` and the entity MLP shape
     the Perceiver only; the Transformer keeps one token per entity and ignores them, so that switching ``core``
     changes nothing else.
     """
@@ -54,6 +55,7 @@ class CoreConfig:
     num_repeats: int = 1
     cross_heads: int = 1
     entity_mlp: bool = False
+    entity_mlp_ratio: float = 2.0
 
     def __post_init__(self) -> None:
         if self.core not in CORES:
@@ -70,7 +72,8 @@ def make_core(config: CoreConfig, input_dim: int, query_dim: int, output_dim: in
                   mlp_ratio=config.mlp_ratio)
     if config.core == "perceiver":
         return PerceiverIO(input_dim, query_dim, output_dim, num_latents=config.num_latents, latent_dim=config.dim,
-                           num_repeats=config.num_repeats, entity_mlp=config.entity_mlp, **shared)
+                           num_repeats=config.num_repeats, entity_mlp=config.entity_mlp,
+                           entity_mlp_ratio=config.entity_mlp_ratio, **shared)
     return TransformerCore(input_dim, query_dim, output_dim, model_dim=config.dim, **shared)
 
 

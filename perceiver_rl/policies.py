@@ -186,7 +186,8 @@ _SIZES_DOC = """
         contextual_targets: True (default): point with keys decoded from each target's own query, so they carry the
             context of the whole set; False: keys from each target's token alone
             (:class:`~perceiver_rl.queries.ActionQueries`; docs/DESIGN.md says what it bought).
-        dim, num_layers, num_heads, mlp_ratio, num_latents, num_repeats, cross_heads: core sizes
+        dim, num_layers, num_heads, mlp_ratio, num_latents, num_repeats, cross_heads, entity_mlp,
+            entity_mlp_ratio: core sizes
             (:class:`~perceiver_rl.network.CoreConfig`).
 """
 

@@ -81,6 +81,10 @@ def test_issue_27_decoder_and_encoder_switches_reach_the_policy() -> None:
     assert plain.encoder.core.entity_mlp is None and not hasattr(plain.heads, "entity_query")
     with pytest.raises(UsageError, match="entity_mlp"):
         resolve_config(SKIRMISH, "transformer", overrides={"entity_mlp": True})
+    narrow = make_agent(SKIRMISH, core="perceiver", n_envs=1, entity_mlp=True, entity_mlp_ratio=0.5).policy
+    assert narrow.encoder.core.entity_mlp[1].net[0].out_features == narrow.core_config.dim // 2
+    with pytest.raises(UsageError, match="entity_mlp_ratio"):
+        resolve_config(SKIRMISH, "perceiver", overrides={"perceiver.entity_mlp_ratio": 0})
 
 
 @pytest.mark.parametrize("env_id", list(envs.GAMES))

@@ -126,6 +126,19 @@ def test_entity_mlp_is_a_per_entity_block_before_the_encoder():
     assert torch.all(relevance[~mask[:, None, :].expand_as(relevance)] == 0)
 
 
+def test_entity_mlp_ratio_sets_its_hidden_width_alone():
+    """``entity_mlp_ratio`` widens the entity MLP only (the encoder's and latents' MLPs keep ``mlp_ratio``)."""
+    narrow = make("perceiver", entity_mlp=True, entity_mlp_ratio=0.5)
+    assert narrow.entity_mlp[1].net[0].out_features == D_IN // 2
+    assert make("perceiver", entity_mlp=True).entity_mlp[1].net[0].out_features == 2 * D_IN
+    assert narrow.encoder.mlp.net[0].out_features == make("perceiver").encoder.mlp.net[0].out_features
+    x, mask, q = batch()
+    assert narrow(x, mask, q).shape == (3, 4, D_OUT)
+    for bad in (0.0, -1.0, 0.1):  # 0.1 * 6 features rounds to a hidden width of 0
+        with pytest.raises(ValueError, match="entity_mlp_ratio"):
+            make("perceiver", entity_mlp=True, entity_mlp_ratio=bad)
+
+
 def test_perceiver_weight_sharing_repeats_blocks():
     shared = make("perceiver", num_repeats=3)
     assert sum(p.numel() for p in shared.parameters()) == sum(p.numel() for p in make("perceiver").parameters())
