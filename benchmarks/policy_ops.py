@@ -15,7 +15,10 @@ Run: ``python benchmarks/policy_ops.py`` (``--rounds``, ``--ops`` to run some of
   backward, for a minibatch of 64 observations of 16, 128 and 1,024 entities of 5 features (Minefield's) into 64;
 - ``context_space``: the Perceiver encoder's attention (8 latents, one head of 64) over 19, 129 and 1,025 masked
   tokens of a minibatch of 64, forward + backward: ``MultiHeadAttention`` attending in the context's space against
-  projecting every token's key and value first.
+  projecting every token's key and value first;
+- ``entity_mlp``: the Perceiver's entity MLP block (``x + MLP(LN(x))`` on every entity) at the latents' widening of
+  2 against ``entity_mlp_ratio=0.5``, forward + backward, for a minibatch of 64 observations of 16, 128 and 1,024
+  entities 64 wide.
 
 Writes ``benchmarks/results/policy_ops.json`` (``--out``): the median milliseconds of each side and their ratio.
 """
@@ -37,11 +40,12 @@ from sb3_contrib.common.maskable.distributions import MaskableMultiCategoricalDi
 
 import envs  # noqa: F401  (registers the games)
 from agents import make_agent
+from perceiver_rl import PerceiverIO
 from perceiver_rl.attention import MultiHeadAttention
 from perceiver_rl.tokens import rows_linear
 
 RESULTS = Path(__file__).parent / "results" / "policy_ops.json"
-OPS = ("distribution", "inference_mode", "attention", "embedding", "context_space")
+OPS = ("distribution", "inference_mode", "attention", "embedding", "context_space", "entity_mlp")
 
 
 def interleaved(sides: dict[str, Callable[[], None]], rounds: int, calls: int) -> dict[str, float]:
@@ -159,6 +163,18 @@ def main() -> None:
 
             record(f"encoder attention, 8 latents over 64 x {n} tokens, fwd+bwd", interleaved(
                 {"projected keys": lambda: read(False), "context space": lambda: read(True)}, args.rounds, 10))
+    if "entity_mlp" in args.ops:
+        blocks = {f"ratio {ratio}": PerceiverIO(64, 64, 64, entity_mlp=True, entity_mlp_ratio=ratio).entity_mlp
+                  for ratio in (2.0, 0.5)}
+        for n in (16, 128, 1024):
+            tokens = torch.randn(64, n, 64, requires_grad=True)
+            grad = torch.randn(64, n, 64)
+
+            def block(mlp, tokens=tokens, grad=grad) -> None:
+                (tokens + mlp(tokens)).backward(grad)
+
+            record(f"entity MLP block, 64 x {n} entities of 64, fwd+bwd", interleaved(
+                {name: lambda mlp=mlp: block(mlp) for name, mlp in blocks.items()}, args.rounds, 10))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"torch": torch.__version__, "threads": 1, "command": " ".join(["python", *sys.argv])}
     args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
