@@ -141,10 +141,14 @@ class MultiHeadAttention(nn.Module):
         w_k, w_v = self.to_kv.weight.unflatten(0, (2, self.num_heads, -1))  # each (H, Dh, C)
         q = self._heads(self.to_q(x))  # (H, Q, Dh), or (B, H, Q, Dh) for queries of each sample's own
         scale = q.shape[-1] ** -0.5  # the scores' scale of the projected way: 1/sqrt(Dh), not 1/sqrt(C)
-        q = (q @ w_k).expand(context.shape[0], -1, -1, -1)  # (B, H, Q, C): W_k^T q, once if the queries are shared
+        # Per-head weights against a batch of queries go through einsum, which folds the batch into the rows of
+        # one matmul per head: `@` would broadcast each weight to (B, H, ., .) and, in the backward pass, compute a
+        # weight gradient per sample and sum them (4-12x slower at a minibatch of 64, docs/BENCHMARKS.md).
+        q = torch.einsum("...hqd,hdc->...hqc", q, w_k)  # (B, H, Q, C) or (H, Q, C): W_k^T q
+        q = q.expand(context.shape[0], -1, -1, -1)  # (B, H, Q, C): once if the queries are shared
         c = context[:, None].expand(-1, self.num_heads, -1, -1)  # (B, H, N, C): one view serves every head
         out = masked_attention(q, c, c, mask, scale=scale)  # (B, H, Q, C): attention-weighted context rows
-        return out @ w_v.transpose(-2, -1)  # (B, H, Q, C) @ (H, C, Dh) -> (B, H, Q, Dh)
+        return torch.einsum("bhqc,hdc->bhqd", out, w_v)  # (B, H, Q, C) x (H, Dh, C) -> (B, H, Q, Dh)
 
 
 class MLP(nn.Module):
