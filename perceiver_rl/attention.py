@@ -143,7 +143,7 @@ class MultiHeadAttention(nn.Module):
         scale = q.shape[-1] ** -0.5  # the scores' scale of the projected way: 1/sqrt(Dh), not 1/sqrt(C)
         # Per-head weights against a batch of queries go through einsum, which folds the batch into the rows of
         # one matmul per head: `@` would broadcast each weight to (B, H, ., .) and, in the backward pass, compute a
-        # weight gradient per sample and sum them (4-12x slower at a minibatch of 64, docs/BENCHMARKS.md).
+        # weight gradient per sample and sum them (1.25-2.65x slower at a minibatch of 64, docs/BENCHMARKS.md).
         q = torch.einsum("...hqd,hdc->...hqc", q, w_k)  # (B, H, Q, C) or (H, Q, C): W_k^T q
         q = q.expand(context.shape[0], -1, -1, -1)  # (B, H, Q, C): once if the queries are shared
         c = context[:, None].expand(-1, self.num_heads, -1, -1)  # (B, H, N, C): one view serves every head
