@@ -78,6 +78,7 @@ class TransformerPolicySettings:
     cross_heads: int = key(1, "heads of the cross-attentions: the decoder's (and the Perceiver's encoder's)",
                            minimum=1)
     contextual_targets: bool = key(True, "point with target keys decoded from the whole set, not from a target alone")
+    verb_attention: bool = key(False, "each verb choice also reads the set through an attention head of its own")
 
 
 @dataclass

@@ -79,10 +79,12 @@ class _EntityActorCritic:
         actor: str | None = None,
         targets: str | None = None,
         contextual_targets: bool = True,
+        verb_attention: bool = False,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(contextual_targets, bool):
-            raise ValueError(f"contextual_targets: expected True or False, got {contextual_targets!r}")
+        for name, value in (("contextual_targets", contextual_targets), ("verb_attention", verb_attention)):
+            if not isinstance(value, bool):
+                raise ValueError(f"{name}: expected True or False, got {value!r}")
         if self.discrete_only and not isinstance(action_space, (spaces.Discrete, spaces.MultiDiscrete)):
             raise ValueError(f"action_space: {type(self).__name__} expects Discrete or MultiDiscrete actions (masks "
                              f"apply to choices), got {action_space}; use PerceiverPolicy for Box actions")
@@ -100,6 +102,7 @@ class _EntityActorCritic:
         # Set before SB3's constructor, which calls _build().
         self.core_config = CoreConfig(core=core, **sizes)
         self.actor, self.targets, self.contextual_targets = actor, targets, contextual_targets
+        self.verb_attention = verb_attention
         super().__init__(observation_space, action_space, lr_schedule, features_extractor_class=NoFeatures, **kwargs)
 
     def _build(self, lr_schedule: Schedule) -> None:
@@ -112,7 +115,7 @@ class _EntityActorCritic:
         entities = self.encoder.spec.entities
         global_context = entities is not None and entities.global_dim > 0
         self.heads = (GaussianQueries(layout, dim, global_context, self.log_std_init) if layout.box_dims
-                      else ActionQueries(layout, dim, global_context, self.contextual_targets))
+                      else ActionQueries(layout, dim, global_context, self.contextual_targets, self.verb_attention))
         if isinstance(self.action_space, spaces.MultiDiscrete):  # SB3's is a Categorical per dimension
             self.action_dist = BatchedMultiCategorical(list(self.action_space.nvec))
         kwargs = dict(self.optimizer_kwargs)
@@ -125,7 +128,7 @@ class _EntityActorCritic:
         for name in UNBUILT_SB3_ARGUMENTS:  # SB3 records them (net_arch filled in); this policy took the defaults
             data.pop(name, None)
         data.update(self.core_config.to_dict(), actor=self.actor, targets=self.targets,
-                    contextual_targets=self.contextual_targets)
+                    contextual_targets=self.contextual_targets, verb_attention=self.verb_attention)
         return data
 
     def tokens(self, obs: PyTorchObs) -> Tokens:
@@ -186,6 +189,9 @@ _SIZES_DOC = """
         contextual_targets: True (default): point with keys decoded from each target's own query, so they carry the
             context of the whole set; False: keys from each target's token alone
             (:class:`~perceiver_rl.queries.ActionQueries`; docs/DESIGN.md says what it bought).
+        verb_attention: True: each verb choice's logit also reads the encoding through an attention head of its own
+            (:class:`~perceiver_rl.queries.VerbAttention`); False (default): verbs are read from the decision's
+            decoded vector alone. Box actions have no verbs and ignore it.
         dim, num_layers, num_heads, mlp_ratio, num_latents, num_repeats, cross_heads, entity_mlp,
             entity_mlp_ratio: core sizes
             (:class:`~perceiver_rl.network.CoreConfig`).

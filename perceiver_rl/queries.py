@@ -5,7 +5,8 @@ slot's action. Its query is decoded once against the encoding, and every choice 
 decoded vector, as AlphaStar and RogueNet head their actions:
 
 - fixed verbs: one readout vector per verb (:class:`VerbReadout`), so that what the state changes in the decoded
-  vector moves each verb's logit its own way;
+  vector moves each verb's logit its own way; with ``verb_attention`` each verb also reads the encoding through an
+  attention head of its own (:class:`VerbAttention`);
 - pointer choices (``targets``): the decoded vector, projected, dotted with a key per target entity; absent targets
   get a large negative logit (finite, so that entropies stay finite). With ``contextual_targets`` each target's
   key is read from its own decoded query (the target's token, projected), so it carries the context of the whole
@@ -32,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from perceiver_rl.actions import ActionLayout
-from perceiver_rl.attention import LearnedArray
+from perceiver_rl.attention import LearnedArray, masked_attention
 from perceiver_rl.core import Encoding, EntityCore
 from perceiver_rl.distributions import NEG_LOGIT
 from perceiver_rl.entities import GLOBAL_KEY
@@ -64,6 +65,49 @@ class VerbReadout(nn.Module):
         if self.shared:
             return F.linear(decoded, self.weight, self.bias)
         return (decoded[:, self.row] * self.weight).sum(-1) + self.bias  # (B, sum(verbs), D) -> (B, sum(verbs))
+
+
+class VerbAttention(nn.Module):
+    """One attention head per verb over the encoding, from the decision's decoded vector: verb logit terms.
+
+    A verb's query is the decided vector (projected) plus a learned embedding of the verb; every encoding token
+    offers one value per verb. A verb's logit can then rise with what its own attention finds (an item to the left,
+    for "move left"), which one decoded vector read by readout vectors could only do if the decoder had put it there
+    for every verb at once; the query-per-verb decoder before issue 26 gave each verb that view at the cost of a full
+    decoder query per verb. Here each verb costs one score per encoding token (linear in the number of entities),
+    and the values start readout-sized, so the policy still starts near uniform.
+    Shapes as :class:`VerbReadout`: (B, R, D) -> (B, R, verbs[0]) if shared, else (B, sum(verbs)).
+    """
+
+    def __init__(self, verbs: tuple[int, ...], dim: int, shared: bool = False) -> None:
+        super().__init__()
+        self.shared = shared
+        num = verbs[0] if shared else sum(verbs)
+        self.norm = nn.LayerNorm(dim)  # the encoding as the decoder's cross-attention sees it: normalised
+        self.query = nn.Linear(dim, dim)
+        # std 1 (not the 0.02 of latent arrays): the verbs' attention differs from the first update on
+        self.verb_embedding = LearnedArray(num, dim, std=1.0)
+        # no key or value bias: softmax ignores a key bias, and a value bias is a constant the readout's bias covers
+        self.key = nn.Linear(dim, dim, bias=False)
+        self.value = nn.Linear(dim, num, bias=False)
+        nn.init.orthogonal_(self.value.weight, gain=READOUT_GAIN)
+        if not shared:  # the row (decision) each verb reads from: (sum(verbs),)
+            self.register_buffer("row", torch.repeat_interleave(torch.arange(len(verbs)), torch.tensor(verbs)),
+                                 persistent=False)
+
+    def forward(self, decided: torch.Tensor, encoding: Encoding) -> torch.Tensor:
+        """decided (B, R, D) and the encoding (B, M, D) -> (B, R, verbs[0]) if shared, else (B, sum(verbs))."""
+        context = self.norm(encoding.tokens)  # (B, M, D)
+        q = self.query(decided)  # (B, R, D)
+        if self.shared:  # a head per verb, a query per decision: (B, V, R, D)
+            q = q[:, None] + self.verb_embedding()[None, :, None]
+        else:  # a head per (decision, verb), one query each: (B, sum(verbs), 1, D)
+            q = (q[:, self.row] + self.verb_embedding())[:, :, None]
+        heads = q.shape[1]
+        k = self.key(context)[:, None].expand(-1, heads, -1, -1)  # (B, H, M, D): one key set serves every head
+        v = self.value(context).transpose(1, 2)[..., None]  # (B, H, M, 1): each token's value for each verb
+        out = masked_attention(q, k, v, encoding.mask)[..., 0]  # (B, H, R) or (B, H, 1)
+        return out.transpose(1, 2) if self.shared else out[..., 0]
 
 
 class DecisionHeads(nn.Module):
@@ -140,10 +184,18 @@ class DecisionHeads(nn.Module):
 
 
 class ActionQueries(DecisionHeads):
-    """Flat action logits (B, sum(choices)) and values (B, 1) of a Discrete or MultiDiscrete action space."""
+    """Flat action logits (B, sum(choices)) and values (B, 1) of a Discrete or MultiDiscrete action space.
+
+    ``verb_attention``: add :class:`VerbAttention`'s term to the verbs' logits (a layout with verbs only).
+    """
 
     def __init__(
-        self, layout: ActionLayout, dim: int, global_context: bool = False, contextual_targets: bool = True
+        self,
+        layout: ActionLayout,
+        dim: int,
+        global_context: bool = False,
+        contextual_targets: bool = True,
+        verb_attention: bool = False,
     ) -> None:
         super().__init__(layout, dim, global_context)
         self.contextual_targets = contextual_targets and layout.targets is not None
@@ -154,6 +206,8 @@ class ActionQueries(DecisionHeads):
         else:
             self.learned_queries = LearnedArray(len(layout.choices), dim)  # one per dimension
         self.verb_readout = VerbReadout(layout.verbs, dim, shared=layout.actor is not None)
+        self.verb_attention = (VerbAttention(layout.verbs, dim, shared=layout.actor is not None)
+                               if verb_attention and sum(layout.verbs) else None)
         if layout.targets is not None:
             self.pointer = nn.Linear(dim, dim)  # a decision's decoded vector -> its pointer query
             self.target_key = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
@@ -205,6 +259,8 @@ class ActionQueries(DecisionHeads):
             tokens, encoding, core, layout.targets if self.contextual_targets else None
         )  # (B, dims, D), (B, 1), (B, T, D) or None
         logits = self.verb_readout(decided)  # (B, dims, V) with an actor, else (B, sum(verbs))
+        if self.verb_attention is not None:
+            logits = logits + self.verb_attention(decided, encoding)
         if layout.targets is not None:  # every dimension has the same choices: V verbs, then T targets
             targets, target_mask = tokens.of(layout.targets)  # (B, T, D), (B, T)
             if not layout.verbs[0] and not self._has_targets_to_point_at(tokens, target_mask):

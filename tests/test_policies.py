@@ -77,10 +77,10 @@ def obs_batch(env, n=4, seed=0):
     return {k: np.stack([o[k] for o in obs]) for k in obs[0]}
 
 
-@pytest.mark.parametrize("contextual", [False, True])
+@pytest.mark.parametrize(("contextual", "verb_attention"), [(False, False), (True, False), (True, True)])
 @pytest.mark.parametrize("core", CORES)
-def test_per_actor_pointer_logits(core, contextual):
-    model = squad_model(core, policy_kwargs=dict(contextual_targets=contextual))
+def test_per_actor_pointer_logits(core, contextual, verb_attention):
+    model = squad_model(core, policy_kwargs=dict(contextual_targets=contextual, verb_attention=verb_attention))
     env = SquadEnv()
     obs = obs_batch(env)
     obs["unit_mask"][:] = [1, 0, 1, 0]
@@ -105,10 +105,10 @@ def test_per_actor_pointer_logits(core, contextual):
     assert torch.all(dist.entropy_per_dim()[:, 0] > 0)
 
 
-@pytest.mark.parametrize("contextual", [False, True])
+@pytest.mark.parametrize(("contextual", "verb_attention"), [(False, False), (True, False), (True, True)])
 @pytest.mark.parametrize("core", CORES)
-def test_pointer_logits_follow_target_permutation(core, contextual):
-    model = squad_model(core, policy_kwargs=dict(contextual_targets=contextual))
+def test_pointer_logits_follow_target_permutation(core, contextual, verb_attention):
+    model = squad_model(core, policy_kwargs=dict(contextual_targets=contextual, verb_attention=verb_attention))
     obs = obs_batch(SquadEnv())
     obs["enemy_mask"][:] = 1
     perm = np.array([3, 0, 4, 1, 2])
@@ -147,6 +147,62 @@ def test_contextual_target_keys_carry_the_set(core):
     assert not hasattr(plain.policy.heads, "entity_query")
     with pytest.raises(ValueError, match=r"contextual_targets: expected True or False, got 'yes'"):
         squad_model(core, policy_kwargs=dict(contextual_targets="yes"))
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_verb_attention_reads_the_set_per_verb(core):
+    """With verb_attention each verb's logit adds its own attention over the encoding: the verbs of one decision
+    respond to the set differently; padded entities' content never reaches them, and the term starts near zero."""
+    obs = obs_batch(SquadEnv())
+    obs["unit_mask"][:] = [1, 1, 0, 0]
+    obs["enemy_mask"][:] = [1, 1, 1, 0, 0]
+    obs["enemy"][:, 3:] = np.nan  # padded rows may hold anything
+    model = squad_model(core, policy_kwargs=dict(verb_attention=True))
+    policy = model.policy
+
+    def verb_terms(o):
+        tokens = policy.tokens(policy.obs_to_tensor(o)[0])
+        encoding = policy.encoder.core.encode(tokens.tokens, tokens.mask)
+        decided, _, _ = policy.heads.decode(tokens, encoding, policy.encoder.core)
+        return policy.heads.verb_attention(decided, encoding)  # (B, units, verbs)
+
+    terms = verb_terms(obs)
+    assert terms.shape == (4, 4, 3) and torch.isfinite(terms).all()
+    assert terms.abs().max() < 0.1  # readout-sized at initialisation: the policy starts near uniform
+    with torch.no_grad():  # give the verbs' values weight, so the term's response to the set shows
+        policy.heads.verb_attention.value.weight.normal_()
+    moved = {k: v.copy() for k, v in obs.items()}
+    moved["enemy"][:, 1] += 0.5
+    change = verb_terms(moved) - verb_terms(obs)  # (B, units, verbs)
+    assert change.abs().max() > 1e-4
+    assert not torch.allclose(change[..., 0], change[..., 1], atol=1e-6)  # each verb its own response
+    logits, _ = policy.logits_and_values(policy.obs_to_tensor(obs)[0])
+    assert torch.isfinite(logits).all()
+    model.learn(32)  # NaN in padded rows reaches no gradient
+    assert all(torch.isfinite(p).all() for p in policy.parameters())
+    plain = squad_model(core).policy
+    assert plain.heads.verb_attention is None
+    with pytest.raises(ValueError, match=r"verb_attention: expected True or False, got 1"):
+        squad_model(core, policy_kwargs=dict(verb_attention=1))
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_verb_attention_without_an_actor(core, tmp_path):
+    """Global choices (a Discrete action, no actor): one attention head per (dimension, verb); save and load keep
+    the option and the same logits."""
+    env = make_vec_env(lambda: MajorityTask(), n_envs=2, seed=0)
+    model = PPO(PerceiverPolicy, env, n_steps=16, batch_size=16, n_epochs=1, seed=0, device="cpu",
+                policy_kwargs=dict(core=core, verb_attention=True, **TINY))
+    heads = model.policy.heads
+    num_verbs = sum(heads.layout.verbs)
+    assert heads.verb_attention.verb_embedding().shape[0] == num_verbs
+    obs = model.policy.obs_to_tensor(obs_batch(env.envs[0].unwrapped))[0]
+    logits, _ = model.policy.logits_and_values(obs)
+    assert logits.shape == (4, num_verbs) and torch.isfinite(logits).all()
+    model.save(tmp_path / "model.zip")
+    loaded = PPO.load(tmp_path / "model.zip", device="cpu")
+    assert loaded.policy.heads.verb_attention is not None
+    torch.testing.assert_close(loaded.policy.logits_and_values(obs)[0], logits)
 
 
 def test_discrete_learned_queries_and_pure_pointer():
