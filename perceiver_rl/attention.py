@@ -11,6 +11,16 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def attendable(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The keys a query may attend to (B, N), and which samples have none present (B,).
+
+    An all-False row has an undefined softmax (NaN with hand-written attention and older torch builds): such a sample
+    attends everywhere instead, and its output must then be wiped explicitly.
+    """
+    empty = ~mask.any(dim=-1)  # (B,)
+    return mask | empty[:, None], empty
+
+
 def masked_attention(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, scale: float | None = None
 ) -> torch.Tensor:
@@ -21,11 +31,8 @@ def masked_attention(
     """
     if mask is None:
         return F.scaled_dot_product_attention(q, k, v, scale=scale)
-    # An all-False row has an undefined softmax (NaN with hand-written attention and older torch builds): let such a
-    # sample attend everywhere, then wipe its output explicitly.
-    empty = ~mask.any(dim=-1)  # (B,)
-    attn_mask = (mask | empty[:, None])[:, None, None, :]  # (B, 1, 1, N)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=scale)
+    present, empty = attendable(mask)  # (B, N), (B,)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=present[:, None, None, :], scale=scale)
     return out.masked_fill(empty[:, None, None, None], 0.0)
 
 

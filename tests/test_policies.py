@@ -22,8 +22,9 @@ from perceiver_rl import (
     policy_flops,
 )
 from perceiver_rl.actions import ActionLayout
+from perceiver_rl.core import Encoding
 from perceiver_rl.distributions import NEG_LOGIT
-from perceiver_rl.queries import ActionQueries, VerbReadout
+from perceiver_rl.queries import ActionQueries, VerbAttention, VerbReadout
 
 
 class SquadEnv(gym.Env):
@@ -170,7 +171,7 @@ def test_verb_attention_reads_the_set_per_verb(core):
     assert terms.shape == (4, 4, 3) and torch.isfinite(terms).all()
     assert terms.abs().max() < 0.1  # readout-sized at initialisation: the policy starts near uniform
     with torch.no_grad():  # give the verbs' values weight, so the term's response to the set shows
-        policy.heads.verb_attention.value.weight.normal_()
+        policy.heads.verb_attention.to_kv.weight[policy.heads.verb_attention.dim:].normal_()
     moved = {k: v.copy() for k, v in obs.items()}
     moved["enemy"][:, 1] += 0.5
     change = verb_terms(moved) - verb_terms(obs)  # (B, units, verbs)
@@ -184,6 +185,32 @@ def test_verb_attention_reads_the_set_per_verb(core):
     assert plain.heads.verb_attention is None
     with pytest.raises(ValueError, match=r"verb_attention: expected True or False, got 1"):
         squad_model(core, policy_kwargs=dict(verb_attention=1))
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_verb_attention_is_one_softmax_head_per_verb(shared):
+    """Each verb's term is softmax((W_q h + e_verb) . k / sqrt(D)) over present tokens, weighting its own values;
+    a sample with no token present gets 0."""
+    torch.manual_seed(0)
+    verbs, dim = (3, 3) if shared else (2, 3), 8
+    attention = VerbAttention(verbs, dim, shared=shared)
+    decided, tokens = torch.randn(3, 2, dim), torch.randn(3, 5, dim)
+    mask = torch.tensor([[1, 1, 0, 1, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]], dtype=torch.bool)
+    tokens[~mask] = float("nan")  # padded content never matters
+    out = attention(decided, Encoding(tokens, mask))
+    assert out.shape == ((3, 2, 3) if shared else (3, 5))
+    assert torch.all(out[2] == 0)
+    embeddings = attention.verb_embedding()
+    for b in range(2):
+        present = tokens[b, mask[b]]  # (M, D)
+        k, v = attention.to_kv(attention.norm(present)).split([dim, attention.num], dim=-1)
+        rows = [(r, j) for r in range(2) for j in range(verbs[r])]
+        for i, (r, j) in enumerate(rows):
+            verb = j if shared else i
+            weights = ((attention.query(decided[b, r]) + embeddings[verb]) @ k.T / dim**0.5).softmax(-1)
+            expected = weights @ v[:, verb]
+            got = out[b, r, j] if shared else out[b, i]
+            torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.parametrize("core", CORES)
