@@ -23,7 +23,11 @@ Run: ``python benchmarks/policy_ops.py`` (``--rounds``, ``--ops`` to run some of
   context's space multiplies its queries and outputs by the key and value weights, forward + backward at a minibatch
   of 64: matmul's broadcasting (``@``, which expands each weight to the batch and, backward, sums a weight gradient per
   sample) against ``torch.einsum`` (one matmul per head, the batch folded into its rows), at the decoder's 2 queries
-  and the encoder's 8 latents, one head of 64 and 4 heads of 16.
+  and the encoder's 8 latents, one head of 64 and 4 heads of 16;
+- ``verb_attention``: :class:`~perceiver_rl.queries.VerbAttention` at Skirmish's shapes (8 actors x 9 verbs, a
+  minibatch of 256, 64 wide) over the Perceiver's 8 latents and the Transformer's 19 masked tokens, forward +
+  backward: scoring the decision's and the verb's parts apart (the module) against one attention call with a head
+  per verb over the (decision, verb) queries built in full (``masked_attention``), the same numbers.
 
 Writes ``benchmarks/results/policy_ops.json`` (``--out``): the median milliseconds of each side and their ratio.
 """
@@ -46,11 +50,14 @@ from sb3_contrib.common.maskable.distributions import MaskableMultiCategoricalDi
 import envs  # noqa: F401  (registers the games)
 from agents import make_agent
 from perceiver_rl import PerceiverIO
-from perceiver_rl.attention import MultiHeadAttention
+from perceiver_rl.attention import MultiHeadAttention, masked_attention
+from perceiver_rl.core import Encoding
+from perceiver_rl.queries import VerbAttention
 from perceiver_rl.tokens import rows_linear
 
 RESULTS = Path(__file__).parent / "results" / "policy_ops.json"
-OPS = ("distribution", "inference_mode", "attention", "embedding", "context_space", "entity_mlp", "head_weights")
+OPS = ("distribution", "inference_mode", "attention", "embedding", "context_space", "entity_mlp", "head_weights",
+       "verb_attention")
 
 
 def interleaved(sides: dict[str, Callable[[], None]], rounds: int, calls: int) -> dict[str, float]:
@@ -193,6 +200,30 @@ def main() -> None:
                 {"matmul": lambda: product(torch.matmul),
                  "einsum": lambda: product(lambda a, w: torch.einsum("bhqd,hdc->bhqc", a, w))},
                 args.rounds, 20))
+    if "verb_attention" in args.ops:
+        verbs = VerbAttention((9,) * 8, 64, shared=True)
+
+        def per_verb_heads(decided: torch.Tensor, encoding: Encoding) -> torch.Tensor:
+            """The same terms through one attention call, a head per verb: queries (B, V, R, D), values (B, V, M, 1)."""
+            tokens, mask = encoding
+            if mask is not None:
+                tokens = tokens.masked_fill(~mask[..., None], 0.0)
+            k, v = verbs.to_kv(verbs.norm(tokens)).split([64, 9], dim=-1)
+            q = verbs.query(decided)[:, None] + verbs.verb_embedding()[None, :, None]
+            k = k[:, None].expand(-1, 9, -1, -1)
+            return masked_attention(q, k, v.transpose(1, 2)[..., None], mask)[..., 0].transpose(1, 2)
+
+        for name, tokens, mask in (("8 latents", 8, None), ("19 masked tokens", 19, torch.rand(256, 19) > 0.3)):
+            decided = torch.randn(256, 8, 64, requires_grad=True)
+            encoding = Encoding(torch.randn(256, tokens, 64, requires_grad=True), mask)
+            torch.testing.assert_close(verbs(decided, encoding), per_verb_heads(decided, encoding))
+
+            def terms(fn, decided=decided, encoding=encoding) -> None:
+                fn(decided, encoding).sum().backward()
+
+            record(f"verb attention, 256 x 8 actors x 9 verbs over {name}, fwd+bwd", interleaved(
+                {"per_verb_heads": lambda: terms(per_verb_heads), "split_scores": lambda: terms(verbs)},
+                args.rounds, 10))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"torch": torch.__version__, "threads": 1, "command": " ".join(["python", *sys.argv])}
     args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")

@@ -103,8 +103,8 @@ class VerbAttention(nn.Module):
         k, v = self.to_kv(self.norm(tokens)).split([self.dim, self.num], dim=-1)  # (B, M, D), (B, M, V)
         k = k.transpose(1, 2)  # (B, D, M)
         # A score is (W_q h + e_verb) . k: the decision's and the verb's parts are scored apart and added, so the
-        # (decision, verb) queries are never built (2.6x faster at a Skirmish minibatch than an attention call
-        # with a head per verb, whose kernel handles one-wide values poorly).
+        # (decision, verb) queries are never built: 2.2-2.7x faster at a Skirmish minibatch than one attention call
+        # with a head per verb (docs/BENCHMARKS.md, "Verb attention").
         decision, verb = self.query(decided) @ k, self.verb_embedding() @ k  # (B, R, M), (B, V, M)
         # (B, R, V, M) shared, else (B, sum(verbs), M)
         scores = decision[:, :, None] + verb[:, None] if self.shared else decision[:, self.row] + verb
