@@ -47,3 +47,34 @@ def test_paths_without_runs_are_refused(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit):
         diagnostics.main([str(tmp_path)])
     assert "paths: expected folders holding run folders with progress.csv" in capsys.readouterr().err
+
+
+def test_epochs_per_update_and_kl_summary_within_a_window(tmp_path: Path) -> None:
+    # Five updates of 10, 10, 1, 3 and 10 epochs (train/n_updates is SB3's running count), at 1k..5k env steps.
+    epochs, kls = [10, 10, 1, 3, 10], [0.01, 0.02, 0.09, 0.05, 0.03]
+    run = tmp_path / "run_kl"
+    run.mkdir()
+    fields = ["time/total_timesteps", "train/entropy_loss", "train/approx_kl", "train/clip_fraction", "train/n_updates"]
+    with open(run / "progress.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fields)
+        writer.writeheader()
+        writer.writerow({"time/total_timesteps": 0})
+        for i, kl in enumerate(kls):
+            writer.writerow({"time/total_timesteps": 1000 * (i + 1), "train/entropy_loss": -5.0, "train/approx_kl": kl,
+                             "train/clip_fraction": 0.1, "train/n_updates": sum(epochs[: i + 1])})
+    whole = diagnostics.run_diagnostics(run)["summary"]
+    assert whole["updates"] == 5 and whole["epochs_mean"] == pytest.approx(34 / 5)
+    assert whole["first_epoch_stops"] == 1
+    assert whole["approx_kl_median"] == pytest.approx(0.03) and whole["approx_kl_max"] == pytest.approx(0.09)
+    # the updates logged at env steps [2000, 4000): the second and the third
+    window = diagnostics.run_diagnostics(run, between=(2000, 4000))["summary"]
+    assert window["updates"] == 2 and window["epochs_mean"] == pytest.approx(5.5)
+    assert window["first_epoch_stops"] == 1 and window["approx_kl_max"] == pytest.approx(0.09)
+    assert diagnostics.run_diagnostics(run, between=(9000, 10000))["summary"] == {"updates": 0}
+
+
+def test_a_window_must_be_ordered(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    write_progress(tmp_path / "grid" / "run_c", updates=3)
+    with pytest.raises(SystemExit):
+        diagnostics.main([str(tmp_path / "grid"), "--between", "5000", "1000"])
+    assert "--between: expected 0 <= START < END env steps, got 5000 1000" in capsys.readouterr().err
