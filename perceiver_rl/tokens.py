@@ -37,6 +37,12 @@ class Tokens:
         return self.tokens[:, s], self.mask[:, s]
 
 
+def _concat(parts: list[torch.Tensor]) -> torch.Tensor:
+    """``torch.cat(parts, dim=1)``, but a single part is returned as it is: a cat would copy it (at many entities,
+    a pass over the largest activation of the forward and of the backward)."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
 class _RowsLinear(torch.autograd.Function):
     """``F.linear`` with the weight gradient computed as ``(x^T g)^T`` instead of ``g^T x``."""
 
@@ -108,7 +114,7 @@ class EntityTokenizer(nn.Module):
             g = obs[GLOBAL_KEY]
             tokens.append(self._embed(GLOBAL_KEY, -1, g)[:, None])  # (B, 1, D)
             masks.append(torch.ones(g.shape[0], 1, dtype=torch.bool, device=g.device))
-        return Tokens(torch.cat(tokens, dim=1), torch.cat(masks, dim=1), self.slices)
+        return Tokens(_concat(tokens), _concat(masks), self.slices)
 
 
 class FeatureTokenizer(nn.Module):
@@ -195,4 +201,4 @@ class ObservationTokenizer(nn.Module):
         if len(masks) < len(tokens):
             masks.append(torch.ones(batch, self.num_tokens - sum(m.shape[1] for m in masks), dtype=torch.bool,
                                     device=tokens[0].device))
-        return Tokens(torch.cat(tokens, dim=1), torch.cat(masks, dim=1), self.slices)
+        return Tokens(_concat(tokens), _concat(masks), self.slices)
