@@ -85,7 +85,7 @@ class EntityCore(nn.Module):
     """Base class of the cores: argument checks and the ``forward = decode(encode(...))`` contract.
 
     Subclasses set ``input_dim`` and ``query_dim``, build ``self.decoder`` (a :class:`QueryDecoder`) and implement
-    ``_encode(inputs, mask)`` and ``_relevance(inputs, mask, queries)`` on checked arguments whose padded rows are
+    ``_encode(inputs, mask)`` and ``_encoding_relevance(inputs, mask)`` on checked arguments whose padded rows are
     already zeroed.
     """
 
@@ -112,22 +112,32 @@ class EntityCore(nn.Module):
         """Encode ``inputs`` (B, N, input_dim) where ``mask`` (B, N) is True; padded content never matters."""
         return self._encode(*self._checked(inputs, mask))
 
-    def _relevance(self, inputs: torch.Tensor, mask: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+    def _encoding_relevance(self, inputs: torch.Tensor, mask: torch.Tensor) -> tuple[Encoding, torch.Tensor]:
         raise NotImplementedError
+
+    def encoding_relevance(self, inputs: torch.Tensor, mask: torch.Tensor) -> tuple[Encoding, torch.Tensor]:
+        """The encoding of ``inputs`` and how much each of its M rows draws on each input: (B, M, N).
+
+        Perceiver: the encoder's attention (latents -> entities) carried through the latent layers; Transformer:
+        each encoded entity starts as itself and is carried through the self-attention layers. Each self-attention
+        layer counts as ``0.5 * attention + 0.5 * identity`` for its residual (attention rollout, Abnar & Zuidema
+        2020). Rows are >= 0, exactly 0 on padded inputs, and those that attention can read (present in
+        ``encoding.mask``) sum to 1. Anything that attends over the encoding (the decoder,
+        :class:`~perceiver_rl.queries.VerbAttention`) composes its attention with it.
+        """
+        return self._encoding_relevance(*self._checked(inputs, mask))
 
     def relevance(self, inputs: torch.Tensor, mask: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
         """How much each query's output draws on each input: (B, Q, N), >= 0, rows summing to 1 over present inputs.
 
-        Attention maps averaged over heads and composed from the queries down to the inputs; each self-attention
-        layer counts as ``0.5 * attention + 0.5 * identity`` for its residual (attention rollout, Abnar & Zuidema
-        2020). Exactly 0 on padded inputs; all 0 for a sample with none present. Runs its own pass: the ordinary
-        forward pass never computes it.
+        The decoder's attention (averaged over heads) composed with :meth:`encoding_relevance`. Exactly 0 on padded
+        inputs; all 0 for a sample with none present. Runs its own pass: the ordinary forward pass never computes
+        it.
         """
-        inputs, mask = self._checked(inputs, mask)
-        batch = inputs.shape[0]
+        encoding, relevance = self.encoding_relevance(inputs, mask)  # (B, M, N)
         if queries.dim() == 2:
-            queries = queries.expand(batch, -1, -1)
-        return self._relevance(inputs, mask, queries)
+            queries = queries.expand(inputs.shape[0], -1, -1)
+        return self.decoder.block.attention_map(queries, encoding.tokens, encoding.mask) @ relevance  # (B, Q, N)
 
     def decode(self, encoding: Encoding, queries: torch.Tensor, query_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Decode ``queries`` (B, Q, query_dim) or (Q, query_dim) against ``encoding``: (B, Q, output_dim).

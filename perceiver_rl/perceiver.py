@@ -98,7 +98,7 @@ class PerceiverIO(EntityCore):
                 z = layer(z)  # latent self-attention is never masked
         return Encoding(z, None)
 
-    def _relevance(self, inputs: torch.Tensor, mask: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+    def _encoding_relevance(self, inputs: torch.Tensor, mask: torch.Tensor) -> tuple[Encoding, torch.Tensor]:
         latents, inputs = self.latents(), self._entities(inputs)  # (L, latent_dim), (B, N, input_dim)
         relevance = self.encoder.attention_map(latents, inputs, mask)  # (B, L, N): latents -> entities
         z = self.encoder(latents, inputs, mask)
@@ -106,4 +106,4 @@ class PerceiverIO(EntityCore):
             for layer in self.layers:
                 relevance = rollout_step(layer.attention_map(z), relevance)
                 z = layer(z)
-        return self.decoder.block.attention_map(queries, z) @ relevance  # (B, Q, L) @ (B, L, N)
+        return Encoding(z, None), relevance

@@ -95,8 +95,11 @@ class VerbAttention(nn.Module):
             self.register_buffer("row", torch.repeat_interleave(torch.arange(len(verbs)), torch.tensor(verbs)),
                                  persistent=False)
 
-    def forward(self, decided: torch.Tensor, encoding: Encoding) -> torch.Tensor:
-        """decided (B, R, D) and the encoding (B, M, D) -> (B, R, verbs[0]) if shared, else (B, sum(verbs))."""
+    def _weights(
+        self, decided: torch.Tensor, encoding: Encoding
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Each verb's attention weights over the encoding, (B, R, V, M) if shared else (B, sum(verbs), M), the
+        values (B, M, V), and which samples have no token present (B,) bool (None for an encoding with no mask)."""
         tokens, mask = encoding
         if mask is not None:  # padded rows: nothing, not even NaN (a zero weight times NaN is NaN)
             tokens = tokens.masked_fill(~mask[..., None], 0.0)
@@ -113,7 +116,19 @@ class VerbAttention(nn.Module):
         if mask is not None:
             present, empty = attendable(mask)  # (B, M), (B,)
             scores = scores.masked_fill(~present.view(len(present), *[1] * (scores.dim() - 2), -1), float("-inf"))
-        weights = scores.softmax(dim=-1)
+        return scores.softmax(dim=-1), v, empty
+
+    def attention_map(self, decided: torch.Tensor, encoding: Encoding) -> torch.Tensor:
+        """Each verb's attention over the encoding rows: (B, R, V, M) if shared, else (B, sum(verbs), M).
+
+        Rows sum to 1 over present rows; all 0 for a sample with none present (it reads nothing).
+        """
+        weights, _, empty = self._weights(decided, encoding)
+        return weights if empty is None else weights.masked_fill(empty.view(-1, *[1] * (weights.dim() - 1)), 0.0)
+
+    def forward(self, decided: torch.Tensor, encoding: Encoding) -> torch.Tensor:
+        """decided (B, R, D) and the encoding (B, M, D) -> (B, R, verbs[0]) if shared, else (B, sum(verbs))."""
+        weights, v, empty = self._weights(decided, encoding)
         out = torch.einsum("brvm,bmv->brv" if self.shared else "bvm,bmv->bv", weights, v)
         if empty is not None:  # a sample with no token present reads nothing
             out = out.masked_fill(empty.view(-1, *[1] * (out.dim() - 1)), 0.0)

@@ -55,11 +55,11 @@ class TransformerCore(EntityCore):
             x = layer(x, mask=mask)
         return Encoding(x, mask)  # the decoder normalises its context
 
-    def _relevance(self, inputs: torch.Tensor, mask: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+    def _encoding_relevance(self, inputs: torch.Tensor, mask: torch.Tensor) -> tuple[Encoding, torch.Tensor]:
         x = self.embed(inputs)  # (B, N, model_dim)
         eye = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
         relevance = eye * mask[:, None, :]  # (B, N, N): each present entity is itself
         for layer in self.layers:
             relevance = rollout_step(layer.attention_map(x, mask=mask), relevance)
             x = layer(x, mask=mask)
-        return self.decoder.block.attention_map(queries, x, mask) @ relevance  # (B, Q, N) @ (B, N, N)
+        return Encoding(x, mask), relevance

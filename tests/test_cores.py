@@ -209,6 +209,19 @@ def test_relevance_is_a_distribution_over_present_inputs(core):
     assert not torch.allclose(rel[0, 0], rel[0, 0].mean().expand(7) * mask[0])  # not trivially uniform
 
 
+def test_encoding_relevance_comes_with_the_encoding_the_decoder_reads(core):
+    x, mask, _ = batch()
+    x[~mask] = float("nan")  # padded content never matters
+    encoding, rel = core.encoding_relevance(x, mask)  # (B, M, N)
+    expected = core.encode(x, mask)
+    torch.testing.assert_close(encoding.tokens, expected.tokens)
+    assert (encoding.mask is None) == (expected.mask is None)
+    assert rel.shape == (3, encoding.tokens.shape[1], 7) and (rel >= 0).all()
+    assert (rel.transpose(1, 2)[~mask] == 0).all()
+    rows = torch.ones(rel.shape[:2], dtype=torch.bool) if encoding.mask is None else encoding.mask
+    torch.testing.assert_close(rel.sum(-1)[rows], torch.ones(int(rows.sum())))  # what attention can read
+
+
 def test_relevance_follows_permutation(core):
     x, mask, q = batch()
     perm = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(5))

@@ -69,7 +69,7 @@ def make_squad() -> SquadEnv:
 def squad_model(core, algo=PPO, policy=PerceiverPolicy, env=None, seed=0, policy_kwargs=None, **kw):
     env = env if env is not None else make_vec_env(make_squad, n_envs=2, seed=seed)
     return algo(policy, env, n_steps=16, batch_size=16, n_epochs=1, seed=seed, device="cpu",
-                policy_kwargs=dict(core=core, actor="unit", targets="enemy", **TINY, **(policy_kwargs or {})), **kw)
+                policy_kwargs=dict(core=core, actor="unit", targets="enemy", **{**TINY, **(policy_kwargs or {})}), **kw)
 
 
 def obs_batch(env, n=4, seed=0):
@@ -489,6 +489,44 @@ def test_explain_one_observation_and_its_action():
         ex.for_actions(np.zeros(8, dtype=int))  # two observations' actions must come as (2, 4)
     with pytest.raises(ValueError, match="actions: expected the actions of 1 observation"):
         ex.for_actions(np.zeros((2, 4), dtype=int))
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_explain_verb_attention(core):
+    """With verb attention each verb choice also reads the set through its own head: explain gives its relevance."""
+    model = squad_model(core, policy_kwargs=dict(verb_attention=True))
+    obs = obs_batch(SquadEnv(), n=3)
+    obs["unit_mask"][:] = [1, 0, 1, 1]
+    obs["enemy_mask"][:] = [1, 1, 0, 0, 1]
+    obs["enemy_mask"][2] = 0
+    obs["unit_mask"][2] = 0  # a state with no entity at all
+    ex = explain(model, obs)
+    assert ex.verbs.shape == (3, 4 * 3, 9)  # 3 verbs for each of 4 unit slots, over 9 entity slots
+    assert ex.verb_names[:4] == ["unit[0].verb0", "unit[0].verb1", "unit[0].verb2", "unit[1].verb0"]
+    present = np.concatenate([obs["enemy_mask"], obs["unit_mask"]], axis=1).astype(bool)
+    assert (ex.verbs >= 0).all() and (ex.verbs.transpose(0, 2, 1)[~present] == 0).all()
+    np.testing.assert_allclose(ex.verbs[:2].sum(-1), 1.0, rtol=1e-5)
+    assert (ex.verbs[2] == 0).all()
+    assert not np.allclose(ex.verbs[0, 0], ex.verbs[0, 1])  # each verb's head attends its own way
+    perm = np.array([4, 0, 3, 1, 2])
+    permuted = explain(model, dict(obs, enemy=obs["enemy"][:, perm], enemy_mask=obs["enemy_mask"][:, perm]))
+    np.testing.assert_allclose(permuted.verbs[:, :, :5], ex.verbs[:, :, perm], atol=1e-6)
+    assert explain(squad_model(core), obs).verbs is None  # no verb attention: nothing to explain there
+
+
+def test_explain_verb_attention_is_its_attention_with_no_self_attention_layer():
+    """A Transformer core with no layer keeps each entity as itself: a verb's relevance is its head's attention."""
+    model = squad_model("transformer", policy_kwargs=dict(verb_attention=True, num_layers=0))
+    obs = obs_batch(SquadEnv(), n=2)
+    policy = model.policy
+    ex = explain(model, obs)
+    with torch.no_grad():
+        tokens = policy.tokens(policy.obs_to_tensor(obs)[0])
+        encoding = policy.encoder.core.encode(tokens.tokens, tokens.mask)
+        decided, _, _ = policy.heads.decode(tokens, encoding, policy.encoder.core)
+        weights = policy.heads.verb_attention.attention_map(decided, encoding).flatten(1, 2)  # (B, 12, 10 tokens)
+    weights = weights[..., :9] / weights[..., :9].sum(-1, keepdim=True)  # without the global token, renormalised
+    np.testing.assert_allclose(ex.verbs, weights.numpy(), rtol=1e-5, atol=1e-7)
 
 
 def test_explain_rejects_other_policies():
