@@ -45,3 +45,15 @@ def test_typed_keys_are_checked_at_every_layer(tmp_path: Path) -> None:
     config_file.write_text("algo:\n  batch_size: 1\n")
     with pytest.raises(UsageError, match=f"config file {config_file}: batch_size must be an integer >= 2, got 1"):
         resolve_config(SKIRMISH, "mlp", config_file=config_file)
+
+
+@pytest.mark.parametrize("path", sorted(DEFAULT_PRESET.parent.glob("*/*.yaml")), ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("core", AGENT_CORES)
+def test_shipped_config_files_resolve_on_their_game(core: str, path: Path) -> None:
+    """Each shipped ``--config`` file (agents/presets/<use>/<game>.yaml) is valid for its game and every core, and
+    its keys win over the game's preset."""
+    game = {"skirmish": SKIRMISH}[path.stem]
+    resolved = resolve_config(game, core, config_file=path)
+    for section, values in read_yaml(path, "config file").items():
+        for key, value in values.items():
+            assert getattr(resolved, section)[key] == value, f"{path}: {section}.{key}"
