@@ -447,14 +447,20 @@ def test_learns_entity_tasks(task, core):
     assert np.mean(successes) > 0.9
 
 
-@pytest.mark.parametrize("core", CORES)
-def test_explain_weights(core):
-    model = squad_model(core)
+def explain_batch():
+    """Three squad states with padded slots; the third has no entity at all."""
     obs = obs_batch(SquadEnv(), n=3)
     obs["unit_mask"][:] = [1, 0, 1, 1]
     obs["enemy_mask"][:] = [1, 1, 0, 0, 1]
     obs["enemy_mask"][2] = 0
-    obs["unit_mask"][2] = 0  # a state with no entity at all
+    obs["unit_mask"][2] = 0
+    return obs
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_explain_weights(core):
+    model = squad_model(core)
+    obs = explain_batch()
     ex = explain(model, obs)
     assert ex.relevance.shape == (3, 1 + 4, 9)  # the value query and one query per unit slot
     assert ex.query_names == ["value", "unit[0]", "unit[1]", "unit[2]", "unit[3]"]
@@ -495,11 +501,7 @@ def test_explain_one_observation_and_its_action():
 def test_explain_verb_attention(core):
     """With verb attention each verb choice also reads the set through its own head: explain gives its relevance."""
     model = squad_model(core, policy_kwargs=dict(verb_attention=True))
-    obs = obs_batch(SquadEnv(), n=3)
-    obs["unit_mask"][:] = [1, 0, 1, 1]
-    obs["enemy_mask"][:] = [1, 1, 0, 0, 1]
-    obs["enemy_mask"][2] = 0
-    obs["unit_mask"][2] = 0  # a state with no entity at all
+    obs = explain_batch()
     ex = explain(model, obs)
     assert ex.verbs.shape == (3, 4 * 3, 9)  # 3 verbs for each of 4 unit slots, over 9 entity slots
     assert ex.verb_names[:4] == ["unit[0].verb0", "unit[0].verb1", "unit[0].verb2", "unit[1].verb0"]
