@@ -134,9 +134,13 @@ class EntityCore(nn.Module):
         inputs; all 0 for a sample with none present. Runs its own pass: the ordinary forward pass never computes
         it.
         """
-        encoding, relevance = self.encoding_relevance(inputs, mask)  # (B, M, N)
+        return self.decoder_relevance(*self.encoding_relevance(inputs, mask), queries)
+
+    def decoder_relevance(self, encoding: Encoding, relevance: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        """Compose the decoder's attention from ``queries`` over ``encoding`` with the encoding's ``relevance``
+        (B, M, N) from :meth:`encoding_relevance`: (B, Q, N). For callers that read the encoding more ways than one."""
         if queries.dim() == 2:
-            queries = queries.expand(inputs.shape[0], -1, -1)
+            queries = queries.expand(relevance.shape[0], -1, -1)
         return self.decoder.block.attention_map(queries, encoding.tokens, encoding.mask) @ relevance  # (B, Q, N)
 
     def decode(self, encoding: Encoding, queries: torch.Tensor, query_mask: torch.Tensor | None = None) -> torch.Tensor:

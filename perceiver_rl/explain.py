@@ -85,9 +85,9 @@ def explain(model: Any, obs: dict[str, np.ndarray] | np.ndarray) -> Explanation:
     with torch.no_grad():
         tokens = policy.tokens(obs_tensor)
         queries, _ = heads.queries(tokens)
-        relevance = core.relevance(tokens.tokens, tokens.mask, queries)  # (B, Q, N_tokens)
+        encoding, encoded = core.encoding_relevance(tokens.tokens, tokens.mask)  # (B, M, N_tokens)
+        relevance = core.decoder_relevance(encoding, encoded, queries)  # (B, Q, N_tokens)
         if verb_attention is not None:
-            encoding, encoded = core.encoding_relevance(tokens.tokens, tokens.mask)  # (B, M, N_tokens)
             decided, _, _ = heads.decode(tokens, encoding, core)  # (B, R, D)
             verbs = verb_attention.attention_map(decided, encoding)  # (B, R, V, M) or (B, sum(verbs), M)
             verbs = verbs.reshape(len(verbs), -1, verbs.shape[-1]) @ encoded  # (B, C, N_tokens)

@@ -42,7 +42,6 @@ def test_rows_linear_gives_no_gradient_to_a_frozen_weight():
     torch.testing.assert_close(bias.grad, torch.full((4,), 12.0))
 
 
-
 def test_an_entity_only_observation_is_tokenized_without_a_second_copy():
     # The entity tokenizer concatenates its types' tokens; with no other observation key that tensor is the token
     # set itself, not copied once more (at 1,024 entities a copy is a pass over the largest activation).
