@@ -21,7 +21,7 @@ from agents.factory import deterministic_action
 from agents.presets import resolve_config
 from agents.training import train
 from envs.base import FRAME_SIZE
-from perceiver_rl import CORES, MaskablePerceiverPolicy, PerceiverPolicy
+from perceiver_rl import CORES, MaskablePerceiverPolicy, PerceiverPolicy, explain
 
 TINY_CORE = {"dim": 16, "num_layers": 1, "num_heads": 2}
 #: id, env kwargs, policy kwargs of the roles: a small Skirmish (one action per ally) and Nearest (one pointer).
@@ -69,6 +69,31 @@ def test_attention_frame_draws_rings_and_a_panel(game: str, core: str) -> None:
     else:
         assert view.actor_slot is None and view.query == "dim0"
         assert view.action == f"target item[{int(action)}]"
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_verb_attention_lists_the_chosen_verbs_own_head(core: str) -> None:
+    env = gym.make("perceiver_rl/Foraging-v0", render_mode="rgb_array", max_food=4, max_poison=4)
+    latents = {"num_latents": 4} if core == "perceiver" else {}
+    model = PPO(PerceiverPolicy, env, n_steps=16, batch_size=16,
+                policy_kwargs={"core": core, "verb_attention": True, **TINY_CORE, **latents})
+    obs, _ = env.reset(seed=5)
+    action = deterministic_action(model, env, obs)
+    view = attention_view(env, model, obs, action)
+    assert view.verb_head == f"dim0.verb{int(action)}"
+    ex = explain(model, obs)
+    head = ex.verbs[0, int(action), ex.slices["item"]]  # (max_items,) the chosen verb's own head
+    assert [e.slot for e in view.verb_top] == list(np.argsort(-head, kind="stable")[:3])
+    assert [e.weight for e in view.verb_top] == pytest.approx(np.sort(head)[::-1][:3].tolist())
+    assert all(obs["item_mask"][e.slot] == 1 for e in view.verb_top)  # present items only
+    assert len(view.top) == 3  # the two lists share the panel
+    shared = attention_frame(env, model, obs, action)
+
+    model.policy.heads.verb_attention = None  # the same policy without the verbs' heads: one list of five
+    alone = attention_view(env, model, obs, action)
+    assert alone.verb_head is None and alone.verb_top == [] and len(alone.top) == 5
+    panel = (slice(140, 215), slice(FRAME_SIZE, None))  # where the second list is written
+    assert (shared[panel] != attention_frame(env, model, obs, action)[panel]).any()
 
 
 def test_attention_unsupported_says_why() -> None:
