@@ -34,6 +34,7 @@ from agents.errors import UsageError
 from agents.factory import build_agent, load_agent, make_env
 from agents.intervals import mean_interval, wilson_interval
 from agents.presets import AgentConfig
+from agents.provenance import code_version, cpu_name
 from agents.rundir import (
     CHECKPOINT_DIR,
     CHECKPOINT_PREFIX,
@@ -106,6 +107,7 @@ def train(
         "device": str(model.device), "threads": torch.get_num_threads(),
         "resumed_from": str(resume) if resume else None,
         "resumed_at_step": model.num_timesteps if resume else None, "versions": _versions(),
+        "code": code_version(), "cpu": cpu_name(),
     }
     save_config(run_dir, config, meta)
     logger = configure(str(run_dir), ["csv", "tensorboard"])

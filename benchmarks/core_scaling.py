@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from agents.provenance import cpu_name
 from perceiver_rl import PerceiverIO, TransformerCore, core_cost
 from perceiver_rl.core import Encoding, EntityCore, QueryDecoder
 
@@ -183,7 +183,7 @@ def main() -> None:
     for key, value in checks.items():
         print(f"{key:48s} {'n/a' if value is None else f'{value:.3f}'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+    meta = {"machine": cpu_name(), "threads": torch.get_num_threads(),
             "torch": torch.__version__, "device": args.device, "batch": BATCH, "width": WIDTH, "queries": QUERIES,
             "command": " ".join(["python", *sys.argv])}
     args.out.write_text(json.dumps({"meta": meta, "rows": rows, "checks": checks}, indent=2))

@@ -24,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout: `envs` is a top-level package
 import envs  # noqa: E402, F401  (registers the games)
+from agents.provenance import cpu_name  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "env_speed.json"
 #: (label, registered id, constructor kwargs, target steps/s from the issue, or None for no target)
@@ -52,13 +53,8 @@ def steps_per_second(env: gym.Env, actions: list, seed: int) -> tuple[float, flo
 
 def machine() -> dict:
     """Where the numbers come from."""
-    cpu = platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    text = cpuinfo.read_text() if cpuinfo.exists() else ""
-    models = [ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")]
-    cpu = models[0] if models else cpu
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,

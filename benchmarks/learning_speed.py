@@ -23,14 +23,14 @@ import argparse
 import functools
 import json
 import multiprocessing
-import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from agents.provenance import code_version, cpu_name
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "learning_speed.json"
@@ -160,10 +160,9 @@ def main() -> None:
     jobs = [(g, c, s, args.steps, args.eval_every, args.full, policy_set)
             for g in args.games for s in args.seeds for c in args.cores]
     start = time.perf_counter()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     header = {"label": args.label, "policy_set": policy_set, "steps": args.steps, "eval_every": args.eval_every,
-              "full": args.full, "seeds": args.seeds, "commit": commit.strip(),
-              "machine": platform.processor() or platform.machine()}
+              "full": args.full, "seeds": args.seeds, "commit": code_version(),
+              "machine": cpu_name()}
     order = {(g, c, s): i for i, (g, c, s, *_) in enumerate(jobs)}
     cells: list[dict[str, Any]] = []
 

@@ -209,8 +209,9 @@ def main() -> None:
                      "steps_per_s": statistics.median(speeds), "min": min(speeds), "max": max(speeds),
                      "runs": len(speeds), "params": results[0]["params"], "steps": results[0]["steps"]})
     checks = summarise(rows, bool(args.ref))
-    head = git("rev-parse", "--short", "HEAD") + (" (modified)" if git("status", "--porcelain", "--untracked-files=no")
-                                                  else "")
+    from agents.provenance import code_version  # here: a --ref cell imports this file with that commit's agents
+
+    head = code_version() or "unknown"
     print(f"\nPPO env steps/s, {args.device}, {args.threads} thread(s), {args.repeats} run(s) per cell (median "
           f"[min, max]); new = {head}" + (f", ref = {args.ref}" if args.ref else ""))
     print(f"{'task':12s} {'policy':11s} {'code':4s} {'variant':16s} {'steps/s':>8s} {'range':>15s} {'params':>8s}")
@@ -241,12 +242,9 @@ def _machine(device: str) -> str:
         import torch
 
         return torch.cuda.get_device_name()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    return platform.processor() or platform.machine()
+    from agents.provenance import cpu_name  # here: a --ref cell imports this file with that commit's agents
+
+    return cpu_name()
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from scripts import REPO, load_script
 from stable_baselines3 import PPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from agents.provenance import code_version, cpu_name
 from perceiver_rl import entity_space
 
 CRASH_SEED_VAR = "TEST_CLI_KILL_ON_SEED"  # an env reset with this seed kills its own process (a dying worker)
@@ -185,6 +186,7 @@ def test_train_writes_the_run_folder(trained: Path) -> None:
     config = yaml.safe_load((trained / "config.yaml").read_text())
     assert config["algo"]["n_steps"] == 64 and config["policy"]["net_arch"] == [16]
     assert config["meta"]["algorithm"] == "MaskablePPO"
+    assert config["meta"]["code"] == code_version() and config["meta"]["cpu"] == cpu_name()  # where it came from
     summary = json.loads((trained / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["timesteps"] == 1024
     # the final evaluation: 100 episodes (not the 4 of the periodic ones), with 95% intervals around its estimates
