@@ -99,7 +99,7 @@ def attention_view(env: gym.Env, model: Any, obs: dict[str, np.ndarray], action:
     target_slot = int(choice) - layout.verbs[0] if layout.targets is not None and choice >= layout.verbs[0] else None
     verb_head, verb_top = None, []
     if ex.verbs is not None and not layout.box_dims and target_slot is None:  # a verb, read by its own head too
-        row = sum(layout.verbs[:dim]) + int(choice)
+        row = ex.verb_row(dim, int(choice))
         verb_head = ex.verb_names[row]
         verb_top = _top(_per_kind(ex.verbs[0, row], ex.slices), TOP_K_SHARED)
     top = _top(weights, TOP_K_SHARED if verb_top else TOP_K)

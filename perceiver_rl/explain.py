@@ -50,6 +50,14 @@ class Explanation:
         return [f"{name}.verb{v}" for name, count in zip(decisions, self.layout.verbs, strict=True)
                 for v in range(count)]
 
+    def verb_row(self, dim: int, verb: int) -> int:
+        """The row of ``verbs`` (and of ``verb_names``) for verb ``verb`` of decision dimension ``dim``."""
+        counts = self.layout.verbs
+        if not 0 <= dim < len(counts) or not 0 <= verb < counts[dim]:
+            raise ValueError(f"dim, verb: expected a dimension below {len(counts)} and one of its verbs, got "
+                             f"({dim}, {verb})")
+        return sum(counts[:dim]) + verb
+
     def entities(self, query: int | str) -> dict[str, np.ndarray]:
         """Per entity type (or key), the relevance (B, max_T) of each slot (token) to one query (an index or a name)."""
         index = self.query_names.index(query) if isinstance(query, str) else query

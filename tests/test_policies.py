@@ -505,6 +505,9 @@ def test_explain_verb_attention(core):
     ex = explain(model, obs)
     assert ex.verbs.shape == (3, 4 * 3, 9)  # 3 verbs for each of 4 unit slots, over 9 entity slots
     assert ex.verb_names[:4] == ["unit[0].verb0", "unit[0].verb1", "unit[0].verb2", "unit[1].verb0"]
+    assert ex.verb_names[ex.verb_row(1, 0)] == "unit[1].verb0" and ex.verb_row(3, 2) == 4 * 3 - 1
+    with pytest.raises(ValueError, match="dim, verb"):
+        ex.verb_row(0, 3)
     present = np.concatenate([obs["enemy_mask"], obs["unit_mask"]], axis=1).astype(bool)
     assert (ex.verbs >= 0).all() and (ex.verbs.transpose(0, 2, 1)[~present] == 0).all()
     np.testing.assert_allclose(ex.verbs[:2].sum(-1), 1.0, rtol=1e-5)
