@@ -88,6 +88,7 @@ class PerceiverPolicySettings(TransformerPolicySettings):
     num_latents: int = key(16, "the latent array the entities are read into", minimum=1)
     entity_mlp: bool = key(False, "a residual MLP on each entity before the encoder reads it")
     entity_mlp_ratio: float = key(2.0, "the entity MLP's hidden width over dim (it runs on every entity)", above=0)
+    reread: bool = key(False, "the latents read the entities a second time, after the latent layers")
 
 
 @dataclass

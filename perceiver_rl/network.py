@@ -40,10 +40,11 @@ class CoreConfig:
     - ``entity_mlp``: a residual MLP on each entity before the Perceiver's encoder reads it
       (:class:`~perceiver_rl.PerceiverIO`), so that its latents can attend by a nonlinear function of an entity.
     - ``entity_mlp_ratio``: that MLP's widening; it runs on every entity, so at many entities it sets the cost.
+    - ``reread``: the Perceiver's latents cross-attend to the entities a second time, after the latent layers.
 
-    Games that need more capacity raise them in a preset. ``num_latents``, ``num_repeats`` and the entity MLP shape
-    the Perceiver only; the Transformer keeps one token per entity and ignores them, so that switching ``core``
-    changes nothing else.
+    Games that need more capacity raise them in a preset. ``num_latents``, ``num_repeats``, the entity MLP and
+    ``reread`` shape the Perceiver only; the Transformer keeps one token per entity and ignores them, so that switching
+    ``core`` changes nothing else.
     """
 
     core: str = "perceiver"
@@ -56,6 +57,7 @@ class CoreConfig:
     cross_heads: int = 1
     entity_mlp: bool = False
     entity_mlp_ratio: float = 2.0
+    reread: bool = False
 
     def __post_init__(self) -> None:
         if self.core not in CORES:
@@ -73,7 +75,7 @@ def make_core(config: CoreConfig, input_dim: int, query_dim: int, output_dim: in
     if config.core == "perceiver":
         return PerceiverIO(input_dim, query_dim, output_dim, num_latents=config.num_latents, latent_dim=config.dim,
                            num_repeats=config.num_repeats, entity_mlp=config.entity_mlp,
-                           entity_mlp_ratio=config.entity_mlp_ratio, **shared)
+                           entity_mlp_ratio=config.entity_mlp_ratio, reread=config.reread, **shared)
     return TransformerCore(input_dim, query_dim, output_dim, model_dim=config.dim, **shared)
 
 

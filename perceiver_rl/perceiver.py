@@ -17,8 +17,9 @@ class PerceiverIO(EntityCore):
     """Perceiver IO core: ``forward(inputs, mask, queries, query_mask=None) -> (B, Q, output_dim)``.
 
     Data path: entities (B, N, input_dim) -> encoder cross-attention from the latent array -> ``num_layers``
-    latent self-attention blocks (repeated ``num_repeats`` times with shared weights) -> latents
-    (B, num_latents, latent_dim) -> decoder cross-attention from the queries -> (B, Q, output_dim).
+    latent self-attention blocks (repeated ``num_repeats`` times with shared weights) -> (with ``reread``) a second
+    cross-attention to the entities -> latents (B, num_latents, latent_dim) -> decoder cross-attention from the
+    queries -> (B, Q, output_dim).
 
     Args:
         input_dim: entity feature width.
@@ -43,6 +44,11 @@ class PerceiverIO(EntityCore):
             each self-attention. Cost: linear in N, and at many entities the largest part of the forward pass.
         entity_mlp_ratio: the entity MLP's widening, apart from ``mlp_ratio`` because it runs on all N entities
             where the other MLPs run on the latents: 0.5 costs a quarter of the 2.0 of the other MLPs.
+        reread: after the latent layers, the latents cross-attend to the entities a second time (a block of the
+            encoder's shape with weights of its own, as in the Perceiver's iterative attention, arXiv 2103.03206).
+            The first read is steered by learned constants only; the second by latents that already hold a summary
+            of the whole set, so what a latent reads can depend on the other entities (a relation). Cost: one more
+            N-sized cross-attention, still linear in N. Off by default.
         query_residual: keep the query in the decoder's residual path (see :class:`~perceiver_rl.core.QueryDecoder`).
         dropout: 0 by default: PPO's noisy targets are regularisation enough, and dropout would make the policy's
             log-probabilities differ between rollout and update.
@@ -63,6 +69,7 @@ class PerceiverIO(EntityCore):
         mlp_ratio: float = 2.0,
         entity_mlp: bool = False,
         entity_mlp_ratio: float = 2.0,
+        reread: bool = False,
         query_residual: bool = True,
         dropout: float = 0.0,
     ) -> None:
@@ -80,6 +87,8 @@ class PerceiverIO(EntityCore):
                            if entity_mlp else None)
         self.encoder = AttentionBlock(latent_dim, cross_heads, context_dim=input_dim, mlp_ratio=mlp_ratio,
                                       dropout=dropout)
+        self.reread = (AttentionBlock(latent_dim, cross_heads, context_dim=input_dim, mlp_ratio=mlp_ratio,
+                                      dropout=dropout) if reread else None)
         self.layers = nn.ModuleList(
             AttentionBlock(latent_dim, num_heads, mlp_ratio=mlp_ratio, dropout=dropout) for _ in range(num_layers)
         )
@@ -96,6 +105,8 @@ class PerceiverIO(EntityCore):
         for _ in range(self.num_repeats):
             for layer in self.layers:
                 z = layer(z)  # latent self-attention is never masked
+        if self.reread is not None:
+            z = self.reread(z, inputs, mask)  # (B, L, latent_dim) queries -> (B, L, latent_dim)
         return Encoding(z, None)
 
     def _encoding_relevance(self, inputs: torch.Tensor, mask: torch.Tensor) -> tuple[Encoding, torch.Tensor]:
@@ -106,4 +117,8 @@ class PerceiverIO(EntityCore):
             for layer in self.layers:
                 relevance = rollout_step(layer.attention_map(z), relevance)
                 z = layer(z)
+        if self.reread is not None:
+            # a residual cross-attention: half what the latents held, half what they read now (rows sum to 1)
+            relevance = 0.5 * self.reread.attention_map(z, inputs, mask) + 0.5 * relevance
+            z = self.reread(z, inputs, mask)
         return Encoding(z, None), relevance

@@ -193,7 +193,7 @@ _SIZES_DOC = """
             (:class:`~perceiver_rl.queries.VerbAttention`); False (default): verbs are read from the decision's
             decoded vector alone. Box actions have no verbs and ignore it.
         dim, num_layers, num_heads, mlp_ratio, num_latents, num_repeats, cross_heads, entity_mlp,
-            entity_mlp_ratio: core sizes
+            entity_mlp_ratio, reread: core sizes
             (:class:`~perceiver_rl.network.CoreConfig`).
 """
 

@@ -70,7 +70,8 @@ def test_core_qualified_keys_apply_to_their_core_only() -> None:
 
 def test_issue_27_decoder_and_encoder_switches_reach_the_policy() -> None:
     """The presets' contextual target keys (both cores) and entity MLP (the Perceiver's, on in Foraging's and
-    Minefield's presets) are built, and can be switched; the Transformer has no entity MLP to switch."""
+    Minefield's presets) are built, and can be switched, as can the Perceiver's second read of the entities; the
+    Transformer has no entity MLP or reread to switch."""
     for game in ("Foraging", "Minefield"):
         assert make_agent(f"perceiver_rl/{game}-v0", core="perceiver", n_envs=1).policy.encoder.core.entity_mlp
     perceiver = make_agent(SKIRMISH, core="perceiver", n_envs=1, entity_mlp=True).policy
@@ -85,6 +86,10 @@ def test_issue_27_decoder_and_encoder_switches_reach_the_policy() -> None:
     assert narrow.encoder.core.entity_mlp[1].net[0].out_features == narrow.core_config.dim // 2
     with pytest.raises(UsageError, match="entity_mlp_ratio"):
         resolve_config(SKIRMISH, "perceiver", overrides={"perceiver.entity_mlp_ratio": 0})
+    assert make_agent(SKIRMISH, core="perceiver", n_envs=1).policy.encoder.core.reread is None
+    assert make_agent(SKIRMISH, core="perceiver", n_envs=1, reread=True).policy.encoder.core.reread is not None
+    with pytest.raises(UsageError, match="reread"):
+        resolve_config(SKIRMISH, "transformer", overrides={"reread": True})
 
 
 @pytest.mark.parametrize("env_id", list(envs.GAMES))

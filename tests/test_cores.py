@@ -16,8 +16,10 @@ def make(name, **kw):
     return CORES[name](D_IN, D_Q, D_OUT, **{**SMALL[name], **kw}).eval()
 
 
-#: Every core form the contract tests run on: both cores, and the Perceiver with its entity MLP block.
-FORMS = {"perceiver": {}, "transformer": {}, "perceiver+entity_mlp": dict(entity_mlp=True)}
+#: Every core form the contract tests run on: both cores, and the Perceiver with its entity MLP block or with a
+#: second read of the entities after its latent layers.
+FORMS = {"perceiver": {}, "transformer": {}, "perceiver+entity_mlp": dict(entity_mlp=True),
+         "perceiver+reread": dict(reread=True)}
 
 
 def make_form(form, **kw):
@@ -137,6 +139,28 @@ def test_entity_mlp_ratio_sets_its_hidden_width_alone():
     for bad in (0.0, -1.0, 0.1):  # 0.1 * 6 features rounds to a hidden width of 0
         with pytest.raises(ValueError, match="entity_mlp_ratio"):
             make("perceiver", entity_mlp=True, entity_mlp_ratio=bad)
+
+
+def test_reread_is_a_second_encoder_cross_attention_after_the_latent_layers():
+    """``reread`` adds one cross-attention from the latents to the entities, the encoder's shape with weights of its
+    own, after the latent layers; its attention joins the relevance as a residual layer's does."""
+    plain, twice = make("perceiver"), make("perceiver", reread=True)
+    assert plain.reread is None
+    extra = sum(p.numel() for p in twice.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra == sum(p.numel() for p in twice.encoder.parameters())
+    x, mask, q = batch()
+    assert not torch.allclose(plain.encode(x, mask).tokens, twice.encode(x, mask).tokens)
+    # The relevance by hand: the encoder's map, rolled through the latent layers, then averaged with the reread's.
+    z, entities = twice.encoder(twice.latents(), x.masked_fill(~mask[..., None], 0), mask), x.masked_fill(
+        ~mask[..., None], 0)
+    relevance = twice.encoder.attention_map(twice.latents(), entities, mask)
+    for layer in twice.layers:
+        relevance = 0.5 * layer.attention_map(z) @ relevance + 0.5 * relevance
+        z = layer(z)
+    relevance = 0.5 * twice.reread.attention_map(z, entities, mask) + 0.5 * relevance
+    encoding, got = twice.encoding_relevance(x, mask)
+    torch.testing.assert_close(got, relevance)
+    torch.testing.assert_close(encoding.tokens, twice.reread(z, entities, mask))
 
 
 def test_perceiver_weight_sharing_repeats_blocks():
