@@ -151,8 +151,8 @@ def test_reread_is_a_second_encoder_cross_attention_after_the_latent_layers():
     x, mask, q = batch()
     assert not torch.allclose(plain.encode(x, mask).tokens, twice.encode(x, mask).tokens)
     # The relevance by hand: the encoder's map, rolled through the latent layers, then averaged with the reread's.
-    z, entities = twice.encoder(twice.latents(), x.masked_fill(~mask[..., None], 0), mask), x.masked_fill(
-        ~mask[..., None], 0)
+    entities = x.masked_fill(~mask[..., None], 0)  # padded rows wiped, as the core does
+    z = twice.encoder(twice.latents(), entities, mask)
     relevance = twice.encoder.attention_map(twice.latents(), entities, mask)
     for layer in twice.layers:
         relevance = 0.5 * layer.attention_map(z) @ relevance + 0.5 * relevance
