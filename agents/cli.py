@@ -68,7 +68,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timesteps", type=positive_int, help="total env steps (default: the preset's total_timesteps)")
     p.add_argument("--n-envs", type=positive_int, help="parallel envs (default: the preset's n_envs)")
     p.add_argument("--logdir", type=Path, default=Path("runs"), help="parent folder of the run folders (default runs)")
-    p.add_argument("--config", type=Path, help="YAML with run/algo/policy sections over the presets")
+    p.add_argument("--config", type=Path, help="YAML with run/algo/policy/env sections over the presets")
     p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                    help="override preset keys, e.g. --set learning_rate=1e-3 perceiver.dim=32")
     p.add_argument("--device", type=device_name, default="auto", help="torch device (default auto)")

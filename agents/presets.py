@@ -201,7 +201,8 @@ def overrides_for_core(overrides: Mapping[str, Any], core: str) -> dict[str, Any
 
 
 def config_file_overrides(path: Path) -> dict[str, Any]:
-    """The flat overrides in a ``--config`` file: ``run``/``algo``/``policy`` sections (a run's config.yaml works)."""
+    """The flat overrides in a ``--config`` file: ``run``/``algo``/``policy``/``env`` sections (a run's config.yaml
+    works)."""
     data = read_yaml(path, "config file")
     unknown = sorted(set(data) - set(SECTIONS) - set(RUN_KEYS))
     if unknown:

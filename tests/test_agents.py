@@ -45,6 +45,18 @@ def test_presets_layer_default_game_and_overrides(tmp_path: Path) -> None:
     custom = resolve_config(SKIRMISH, "perceiver", overrides={"dim": 48}, config_file=config_file)
     assert custom.algo["gamma"] == 0.9 and custom.policy["dim"] == 48  # --set wins over the config file
 
+@pytest.mark.parametrize("core", AGENT_CORES)
+@pytest.mark.parametrize("name", ["long", "gpu"])
+def test_shipped_config_files_resolve_for_every_core(name: str, core: str) -> None:
+    """agents/presets/{long,gpu}/skirmish.yaml (the files docs/RESULTS.md's commands pass to --config) resolve on
+    Skirmish for every core; the long one carries its 400k-step settings, SMAC's reward among them."""
+    config_file = Path(envs.__file__).parent.parent / "agents" / "presets" / name / "skirmish.yaml"
+    config = resolve_config(SKIRMISH, core, config_file=config_file)
+    if name == "long":
+        assert config.run["total_timesteps"] == 400_000 and config.env["reward_only_positive"] is True
+        assert (config.algo["n_epochs"], config.algo["batch_size"], config.algo["lr_schedule"]) == (10, 128, "linear")
+
+
 
 def test_set_values_are_parsed_and_type_checked() -> None:
     assert parse_assignment("learning_rate=1e-3") == ("learning_rate", 0.001)
