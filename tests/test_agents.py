@@ -45,6 +45,7 @@ def test_presets_layer_default_game_and_overrides(tmp_path: Path) -> None:
     custom = resolve_config(SKIRMISH, "perceiver", overrides={"dim": 48}, config_file=config_file)
     assert custom.algo["gamma"] == 0.9 and custom.policy["dim"] == 48  # --set wins over the config file
 
+
 @pytest.mark.parametrize("core", AGENT_CORES)
 @pytest.mark.parametrize("name", ["long", "gpu"])
 def test_shipped_config_files_resolve_for_every_core(name: str, core: str) -> None:
