@@ -18,7 +18,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 import envs
 from agents import AGENT_CORES, AgentConfig, UsageError, make_agent, make_env, resolve_config
-from agents.presets import game_presets, parse_assignment
+from agents.presets import PRESET_DIR, game_presets, parse_assignment
 from agents.report import build_report
 from agents.rundir import EVAL_CSV, save_config
 from agents.score_merging import merge_scores
@@ -51,7 +51,7 @@ def test_presets_layer_default_game_and_overrides(tmp_path: Path) -> None:
 def test_shipped_config_files_resolve_for_every_core(name: str, core: str) -> None:
     """agents/presets/{long,gpu}/skirmish.yaml (the files docs/RESULTS.md's commands pass to --config) resolve on
     Skirmish for every core; the long one carries its 400k-step settings, SMAC's reward among them."""
-    config_file = Path(envs.__file__).parent.parent / "agents" / "presets" / name / "skirmish.yaml"
+    config_file = PRESET_DIR / name / "skirmish.yaml"
     config = resolve_config(SKIRMISH, core, config_file=config_file)
     if name == "long":
         assert config.run["total_timesteps"] == 400_000 and config.env["reward_only_positive"] is True
